@@ -1,0 +1,5 @@
+import sys
+
+from emoens.cli import main
+
+sys.exit(main())

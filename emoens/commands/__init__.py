@@ -1,0 +1,1 @@
+"""One module per ``emoens`` sub-command (see :mod:`emoens.cli`)."""
