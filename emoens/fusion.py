@@ -1,0 +1,429 @@
+"""Late fusion of member probabilities: soft voting (fixed or fitted weights) and stacking.
+
+A *fusion config* is a plain JSON-able dict::
+
+    {"format": "emoens-fusion", "format_version": 1, "method": "weighted" | "stack",
+     "labels": [...7 labels...],
+     "members": [{"name": "kobert_a", "modality": "text", "weight": 0.25}, ...],
+     "stack": {"features": "log_proba", "member_order": [...], "classes": [...],
+               "coef": [[...]], "intercept": [...]},          # only for method == "stack"
+     "fitted_on": {...}}                                      # provenance, when fitted
+
+``weighted`` is soft voting: the ensemble is the weighted mean of the members' probability rows.
+When members are missing from a call (no transcript, so no text member ran), the weights of the
+members present are renormalised to sum to 1. ``stack`` is a multinomial logistic regression over
+the members' log-probabilities (scikit-learn, stored as JSON coefficients: no pickle); when a member
+is missing it falls back to weighted voting over the members present.
+
+Everything here is numpy + scikit-learn: no torch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from emoens.errors import EmoensError
+from emoens.labels import LABELS
+
+FORMAT = "emoens-fusion"
+FORMAT_VERSION = 1
+METHODS = ("weighted", "stack")
+MODALITIES = ("speech", "text")
+_EPS = 1e-7
+
+
+class FusionError(EmoensError):
+    """Bad fusion config, mismatched members or predictions, or a refused fit (e.g. on test rows)."""
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def parse_weight(text: str | float) -> float:
+    """A weight given as a number or a fraction (``"0.25"``, ``"1/6"``)."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    try:
+        return float(Fraction(str(text).strip()))
+    except (ValueError, ZeroDivisionError) as exc:
+        raise FusionError(f"weight {text!r} is not a number or a fraction such as 1/6") from exc
+
+
+def default_weights(modalities: Mapping[str, str]) -> dict[str, float]:
+    """Half the weight per modality present, shared equally within a modality.
+
+    With two text and three speech members this is exactly the seed's soft voting
+    (0.25 per KoBERT, 1/6 per wav2vec2).
+    """
+    present = [m for m in MODALITIES if m in modalities.values()]
+    if not present:
+        raise FusionError("no members given: name at least one speech or text member")
+    weights = {}
+    for name, modality in modalities.items():
+        count = sum(1 for m in modalities.values() if m == modality)
+        weights[name] = 1.0 / len(present) / count
+    return weights
+
+
+def weighted_fusion(modalities: Mapping[str, str], weights: Mapping[str, float] | None = None,
+                    **extra) -> dict:
+    """A ``weighted`` fusion config for members ``{name: modality}`` (weights default as above)."""
+    weights = dict(default_weights(modalities) if weights is None else weights)
+    config = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "method": "weighted",
+        "labels": list(LABELS),
+        "members": [{"name": n, "modality": modalities[n], "weight": float(weights.get(n, 0.0))}
+                    for n in modalities],
+    }
+    config.update(extra)
+    return validate_fusion(config)
+
+
+def validate_fusion(config: Mapping, source: str = "fusion config") -> dict:
+    """Check a fusion config; return it as a dict. Raises :class:`FusionError` naming ``source``."""
+    if not isinstance(config, Mapping):
+        raise FusionError(f"{source}: expected a JSON object, got {type(config).__name__}")
+    config = dict(config)
+    version = config.get("format_version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise FusionError(f"{source}: unknown fusion format_version {version!r} "
+                          f"(this emoens reads version {FORMAT_VERSION}); upgrade emoens")
+    method = config.get("method")
+    if method not in METHODS:
+        raise FusionError(f"{source}: unknown fusion method {method!r}; expected one of {METHODS}")
+    labels = config.get("labels", list(LABELS))
+    if list(labels) != list(LABELS):
+        raise FusionError(f"{source}: labels {labels} differ from emoens' canonical {list(LABELS)}")
+    members = config.get("members")
+    if not isinstance(members, list) or not members:
+        raise FusionError(f"{source}: 'members' must be a non-empty list of "
+                          "{name, modality, weight} objects")
+    names = set()
+    for i, member in enumerate(members):
+        if not isinstance(member, Mapping) or "name" not in member:
+            raise FusionError(f"{source}: member #{i} has no 'name'")
+        name = member["name"]
+        if name in names:
+            raise FusionError(f"{source}: member name {name!r} appears twice")
+        names.add(name)
+        if member.get("modality") not in MODALITIES:
+            raise FusionError(f"{source}: member {name!r} has modality {member.get('modality')!r}; "
+                              f"expected one of {MODALITIES}")
+        weight = member.get("weight", 0.0)
+        if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise FusionError(f"{source}: member {name!r} has weight {weight!r}; "
+                              "weights must be finite and >= 0")
+    if method == "weighted" and sum(m.get("weight", 0.0) for m in members) <= 0:
+        raise FusionError(f"{source}: all member weights are 0")
+    if method == "stack":
+        stack = config.get("stack")
+        if not isinstance(stack, Mapping):
+            raise FusionError(f"{source}: method 'stack' needs a 'stack' object with coef/intercept")
+        order = stack.get("member_order")
+        if sorted(order or []) != sorted(names):
+            raise FusionError(f"{source}: stack member_order {order} does not match members "
+                              f"{sorted(names)}")
+        classes = stack.get("classes", [])
+        if not classes or any(c not in LABELS for c in classes):
+            raise FusionError(f"{source}: stack classes {classes} must be labels from {list(LABELS)}")
+        coef = np.asarray(stack.get("coef"), dtype=float)
+        intercept = np.asarray(stack.get("intercept"), dtype=float)
+        rows = 1 if len(classes) == 2 else len(classes)
+        if coef.shape != (rows, len(order) * len(LABELS)) or intercept.shape != (rows,):
+            raise FusionError(f"{source}: stack coef {coef.shape} / intercept {intercept.shape} do "
+                              f"not fit {len(order)} members x {len(LABELS)} classes")
+    return config
+
+
+def read_fusion(path: str | Path) -> dict:
+    """Read and validate a fusion JSON file (``emoens fuse --out``)."""
+    import json
+
+    path = Path(path)
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FusionError(f"fusion file {path} not found") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FusionError(f"fusion file {path} is not readable JSON: {exc}") from exc
+    return validate_fusion(config, source=str(path))
+
+
+def write_fusion(path: str | Path, config: Mapping) -> None:
+    """Validate and atomically write a fusion config as JSON."""
+    from emoens.files import write_json
+
+    write_json(path, validate_fusion(config, source=str(path)))
+
+
+def member_weights(config: Mapping) -> dict[str, float]:
+    """``{member name: weight}`` as configured (not renormalised)."""
+    return {m["name"]: float(m.get("weight", 0.0)) for m in config["members"]}
+
+
+def member_modalities(config: Mapping) -> dict[str, str]:
+    """``{member name: modality}``."""
+    return {m["name"]: m["modality"] for m in config["members"]}
+
+
+def effective_weights(config: Mapping, available: Iterable[str]) -> dict[str, float]:
+    """The soft-voting weights used when only ``available`` members ran, renormalised to sum to 1.
+
+    If every available member has weight 0 (e.g. only text members are weighted but only speech
+    ran), the available members share the weight equally instead.
+    """
+    weights = member_weights(config)
+    available = [n for n in weights if n in set(available)]
+    if not available:
+        raise FusionError("none of the fusion's members produced probabilities "
+                          f"(members: {', '.join(weights)})")
+    total = sum(weights[n] for n in available)
+    if total <= 0:
+        return {n: 1.0 / len(available) for n in available}
+    return {n: weights[n] / total for n in available}
+
+
+# --------------------------------------------------------------------------- applying
+
+
+def _as_matrix(name: str, proba) -> np.ndarray:
+    array = np.asarray(proba, dtype=np.float64)
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2 or array.shape[1] != len(LABELS):
+        raise FusionError(f"member {name!r}: probabilities of shape {np.shape(proba)}; expected "
+                          f"(n, {len(LABELS)}) in canonical label order")
+    if not np.all(np.isfinite(array)):
+        raise FusionError(f"member {name!r}: probabilities contain NaN or infinity")
+    return array
+
+
+def _normalise_rows(array: np.ndarray) -> np.ndarray:
+    array = np.clip(array, 0.0, None)
+    sums = array.sum(axis=1, keepdims=True)
+    sums[sums <= 0] = 1.0
+    return array / sums
+
+
+def stack_proba(stack: Mapping, probas: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Apply stored logistic-regression coefficients; classes never seen in fitting get 0."""
+    features = np.concatenate(
+        [np.log(np.clip(probas[n], _EPS, 1.0)) for n in stack["member_order"]], axis=1)
+    coef = np.asarray(stack["coef"], dtype=np.float64)
+    intercept = np.asarray(stack["intercept"], dtype=np.float64)
+    scores = features @ coef.T + intercept
+    classes = list(stack["classes"])
+    if len(classes) == 2:  # scikit-learn's binary case: one score for classes[1]
+        scores = np.concatenate([np.zeros_like(scores), scores], axis=1)
+    scores -= scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    sub = exp / exp.sum(axis=1, keepdims=True)
+    out = np.zeros((features.shape[0], len(LABELS)))
+    for j, label in enumerate(classes):
+        out[:, LABELS.index(label)] = sub[:, j]
+    return out
+
+
+def apply_fusion(config: Mapping, probas: Mapping[str, object]) -> np.ndarray:
+    """Fuse ``{member name: (n, 7) or (7,) probabilities}`` into one ``(n, 7)`` array.
+
+    Members absent from ``probas`` (or ``None``) are skipped and the remaining weights
+    renormalised; a stack falls back to weighted voting when any of its members is missing.
+    """
+    known = member_weights(config)
+    unknown = [n for n in probas if n not in known]
+    if unknown:
+        raise FusionError(f"probabilities given for member(s) {unknown} that the fusion does not "
+                          f"know (its members: {', '.join(known)})")
+    given = {n: _as_matrix(n, p) for n, p in probas.items() if p is not None}
+    rows = {a.shape[0] for a in given.values()}
+    if len(rows) > 1:
+        raise FusionError(f"members have different numbers of rows: "
+                          f"{ {n: a.shape[0] for n, a in given.items()} }")
+    given = {n: _normalise_rows(a) for n, a in given.items()}
+    if config.get("method") == "stack" and set(given) == set(known):
+        return stack_proba(config["stack"], given)
+    weights = effective_weights(config, given)
+    out = sum(weights[n] * given[n] for n in weights)
+    return _normalise_rows(np.asarray(out))
+
+
+def modality_proba(config: Mapping, probas: Mapping[str, object], modality: str):
+    """Soft-vote only the members of one modality (their weights renormalised); None if none ran."""
+    modalities = member_modalities(config)
+    subset = {n: p for n, p in probas.items() if p is not None and modalities.get(n) == modality}
+    if not subset:
+        return None
+    sub_config = {"method": "weighted", "members": [m for m in config["members"]
+                                                   if m["name"] in subset]}
+    return apply_fusion(sub_config, subset)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _targets(y) -> np.ndarray:
+    y = np.asarray(y)
+    if y.dtype.kind in "iu":
+        return y.astype(int)
+    from emoens.labels import normalize_label
+
+    return np.array([LABELS.index(normalize_label(v)) for v in y], dtype=int)
+
+
+def _score(objective: str, y: np.ndarray, proba: np.ndarray) -> float:
+    """Higher is better."""
+    from sklearn.metrics import f1_score, log_loss
+
+    if objective == "macro_f1":
+        return float(f1_score(y, proba.argmax(axis=1), labels=sorted(set(y)), average="macro",
+                              zero_division=0))
+    if objective == "log_loss":
+        return -float(log_loss(y, np.clip(proba, _EPS, 1.0), labels=list(range(len(LABELS)))))
+    raise FusionError(f"unknown objective {objective!r}; expected macro_f1 or log_loss")
+
+
+def _simplex_grid(k: int, steps: int) -> Iterable[tuple[float, ...]]:
+    for cuts in itertools.combinations(range(steps + k - 1), k - 1):
+        parts, prev = [], -1
+        for c in cuts:
+            parts.append(c - prev - 1)
+            prev = c
+        parts.append(steps + k - 2 - prev)
+        yield tuple(p / steps for p in parts)
+
+
+def fit_weights(probas: Mapping[str, np.ndarray], y, modalities: Mapping[str, str], *,
+                objective: str = "macro_f1", step: float = 0.05, max_points: int = 20000,
+                **extra) -> dict:
+    """Soft-voting weights fitted on VALIDATION predictions ``probas`` with targets ``y``.
+
+    ``macro_f1``: exhaustive grid over the weight simplex (ties broken by log-loss, then by
+    closeness to equal weights); the grid is coarsened when it would exceed ``max_points``.
+    ``log_loss``: constrained optimisation (scipy SLSQP) from equal weights.
+    """
+    names = list(probas)
+    if not names:
+        raise FusionError("no member predictions to fit weights on")
+    mats = {n: _normalise_rows(_as_matrix(n, probas[n])) for n in names}
+    y = _targets(y)
+    if len({m.shape[0] for m in mats.values()} | {len(y)}) != 1:
+        raise FusionError("member predictions and targets have different numbers of rows")
+    if len(y) == 0:
+        raise FusionError("no labelled validation rows to fit fusion weights on")
+    stacked = np.stack([mats[n] for n in names])  # (k, n, 7)
+    k = len(names)
+    if objective == "log_loss" and k > 1:
+        from scipy.optimize import minimize
+
+        def loss(w):
+            return -_score("log_loss", y, np.tensordot(w, stacked, axes=1))
+
+        result = minimize(loss, np.full(k, 1.0 / k), method="SLSQP", bounds=[(0.0, 1.0)] * k,
+                          constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}])
+        best = np.clip(result.x, 0.0, None)
+        best = best / best.sum()
+        score = -loss(best)
+    else:
+        steps = max(1, round(1.0 / step))
+        while k > 1 and math.comb(steps + k - 1, k - 1) > max_points and steps > 1:
+            steps -= 1
+        best, best_key = None, None
+        equal = np.full(k, 1.0 / k)
+        for point in _simplex_grid(k, steps):
+            w = np.asarray(point)
+            fused = np.tensordot(w, stacked, axes=1)
+            key = (_score(objective, y, fused), _score("log_loss", y, fused),
+                   -float(np.abs(w - equal).sum()))
+            if best_key is None or key > best_key:
+                best, best_key = w, key
+        score = best_key[0]
+    weights = {n: float(w) for n, w in zip(names, best)}
+    fitted = {"objective": objective, "score": float(score), "rows": int(len(y))}
+    fitted.update(extra.pop("fitted_on", {}))
+    return weighted_fusion({n: modalities[n] for n in names}, weights, fitted_on=fitted, **extra)
+
+
+def fit_stack(probas: Mapping[str, np.ndarray], y, modalities: Mapping[str, str], *,
+              C: float = 1.0, **extra) -> dict:
+    """Stacking: logistic regression on the members' log-probabilities, fitted on VALIDATION rows.
+
+    The fallback weights (used when a member is missing at run time) are the default
+    half-per-modality weights.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    names = list(probas)
+    mats = {n: _normalise_rows(_as_matrix(n, probas[n])) for n in names}
+    y = _targets(y)
+    if len(set(y)) < 2:
+        raise FusionError("stacking needs validation rows of at least two classes; "
+                          f"found only {[LABELS[i] for i in set(y)]}")
+    features = np.concatenate([np.log(np.clip(mats[n], _EPS, 1.0)) for n in names], axis=1)
+    model = LogisticRegression(C=C, max_iter=2000)
+    model.fit(features, y)
+    stack = {"features": "log_proba", "member_order": names,
+             "classes": [LABELS[int(c)] for c in model.classes_],
+             "coef": model.coef_.tolist(), "intercept": model.intercept_.tolist(), "C": C}
+    fitted = {"objective": "log_loss (logistic regression)", "rows": int(len(y))}
+    fitted.update(extra.pop("fitted_on", {}))
+    config = weighted_fusion({n: modalities[n] for n in names}, None, fitted_on=fitted, **extra)
+    config["method"] = "stack"
+    config["stack"] = stack
+    return validate_fusion(config)
+
+
+# --------------------------------------------------------------------------- prediction files
+
+
+def read_predictions(path: str | Path):
+    """Read a predictions CSV (``utt_id`` + one column per label) as a DataFrame indexed by utt_id."""
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={"utt_id": str}, keep_default_na=False)
+    except FileNotFoundError as exc:
+        raise FusionError(f"predictions file {path} not found") from exc
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise FusionError(f"predictions file {path} is not a readable CSV: {exc}") from exc
+    missing = [c for c in ("utt_id", *LABELS) if c not in frame.columns]
+    if missing:
+        raise FusionError(f"predictions file {path} lacks column(s) {missing}; expected utt_id and "
+                          f"{', '.join(LABELS)}")
+    if frame["utt_id"].duplicated().any():
+        dup = frame.loc[frame["utt_id"].duplicated(), "utt_id"].iloc[0]
+        raise FusionError(f"predictions file {path}: utt_id {dup!r} appears more than once")
+    try:
+        values = frame[list(LABELS)].astype(float)
+    except ValueError as exc:
+        raise FusionError(f"predictions file {path}: non-numeric probability: {exc}") from exc
+    values.index = frame["utt_id"]
+    return values
+
+
+def join_predictions(frames: Mapping[str, object]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Inner-join member prediction frames on utt_id: ``(utt_ids, {name: (n, 7)})``."""
+    ids = None
+    for frame in frames.values():
+        ids = list(frame.index) if ids is None else [u for u in ids if u in set(frame.index)]
+    if not ids:
+        raise FusionError("the prediction files share no utt_id: are they from the same manifest?")
+    return ids, {n: f.loc[ids, list(LABELS)].to_numpy(dtype=float) for n, f in frames.items()}
+
+
+def fuse_frames(config: Mapping, frames: Mapping[str, object]):
+    """Apply a fusion to member prediction frames joined on utt_id; returns a predictions frame."""
+    import pandas as pd
+
+    ids, mats = join_predictions(frames)
+    fused = apply_fusion(config, mats)
+    out = pd.DataFrame(fused, columns=list(LABELS))
+    out.insert(0, "utt_id", ids)
+    return out
