@@ -1,0 +1,573 @@
+"""The fast CPU path: export hf-speech / hf-text members to ONNX (optionally int8) and run them
+with ONNX Runtime **without importing torch**.
+
+- :func:`export_bundle` turns a bundle whose members are ``hf-speech``/``hf-text`` into one whose
+  members are ``onnx-speech``/``onnx-text`` (other kinds are copied unchanged).
+- :func:`load_onnx_speech_member` / :func:`load_onnx_text_member` are the member loaders
+  registered in :mod:`emoens.models` for those kinds.
+- :func:`torch_dynamic_int8` is the fallback when ONNX Runtime is absent (``torch.ao`` dynamic
+  quantisation of the ``nn.Linear`` layers of a loaded model).
+
+An ONNX member directory holds ``model.onnx``, ``onnx_member.json`` (what the runtime needs:
+label order, pre-processing, tokenizer kind) and the tokenizer / feature-extractor files.
+Only numpy, onnxruntime and (text) ``tokenizers`` or ``sentencepiece`` are imported at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import unicodedata
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from emoens.errors import EmoensError
+from emoens.files import write_json
+from emoens.labels import LABELS
+
+META_FILE = "onnx_member.json"
+MODEL_FILE = "model.onnx"
+META_FORMAT = "emoens-onnx-member"
+META_VERSION = 1
+OPSET = 17
+# wav2vec2's convolutional feature encoder needs at least this many samples for one frame.
+MIN_SPEECH_SAMPLES = 400
+EXPORTED_KINDS = {"hf-speech": "onnx-speech", "hf-text": "onnx-text"}
+
+
+class ExportError(EmoensError):
+    """A bundle or member that cannot be exported or an ONNX member that cannot be loaded/run."""
+
+
+# --------------------------------------------------------------------------------------------
+# Run time (no torch)
+# --------------------------------------------------------------------------------------------
+
+def default_threads() -> int:
+    """Cores this process may use (the affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def make_session(model_path: str | os.PathLike, threads: int | None = None, spinning: bool = False):
+    """An ONNX Runtime CPU session: ``threads`` intra-op threads (default: all usable cores),
+    spinning off so that two sessions in one process do not fight over the cores."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise ExportError(
+            "onnxruntime is not installed: `pip install onnxruntime==1.32.0` to run ONNX members "
+            "(or run the hf bundle, optionally with emoens.export.torch_dynamic_int8)"
+        ) from exc
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(threads or default_threads())
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "1" if spinning else "0")
+    try:
+        return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ExportError(f"cannot load ONNX model {model_path}: {exc}") from exc
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _read_meta(path: Path, modality: str) -> dict[str, Any]:
+    meta_path = path / META_FILE
+    if not path.is_dir():
+        raise ExportError(f"ONNX member directory not found: {path}")
+    if not meta_path.is_file() or not (path / MODEL_FILE).is_file():
+        raise ExportError(
+            f"{path} is not an ONNX member: it needs {MODEL_FILE} and {META_FILE} "
+            "(write one with `emoens export --format onnx`)"
+        )
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ExportError(f"{meta_path} is not valid JSON: {exc}") from exc
+    if meta.get("format") != META_FORMAT or meta.get("format_version") != META_VERSION:
+        raise ExportError(
+            f"{meta_path}: unknown ONNX member format {meta.get('format')!r} version "
+            f"{meta.get('format_version')!r} (this emoens reads {META_FORMAT} v{META_VERSION})"
+        )
+    if meta.get("modality") != modality:
+        raise ExportError(f"{path} holds a {meta.get('modality')!r} member, expected {modality!r}")
+    order = meta.get("output_order")
+    if not isinstance(order, list) or sorted(order) != list(range(len(LABELS))):
+        raise ExportError(f"{meta_path}: output_order must be a permutation of 0..{len(LABELS) - 1}")
+    return meta
+
+
+class _OnnxMember:
+    modality = ""
+
+    def __init__(self, path: Path, meta: dict[str, Any], threads: int | None):
+        self.path = path
+        self.meta = meta
+        self.labels = LABELS
+        self.quantize = meta.get("quantize")
+        self.session = make_session(path / MODEL_FILE, threads)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        # model output column for each canonical label
+        self._order = np.asarray(meta["output_order"], dtype=np.int64)
+
+    def _proba(self, logits: np.ndarray) -> np.ndarray:
+        return _softmax(np.asarray(logits, dtype=np.float64)[:, self._order]).astype(np.float32)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}, quantize={self.quantize!r})"
+
+
+class OnnxSpeechMember(_OnnxMember):
+    """A wav2vec2-family classifier run by ONNX Runtime; one clip per session run (no padding,
+    so a clip's result does not depend on the others in the batch)."""
+
+    modality = "speech"
+
+    def __init__(self, path: Path, meta: dict[str, Any], threads: int | None = None,
+                 max_seconds: float | None = None, reverse: bool | None = None):
+        super().__init__(path, meta, threads)
+        fe = meta.get("feature_extractor", {})
+        self.do_normalize = bool(fe.get("do_normalize", True))
+        self.sampling_rate = int(fe.get("sampling_rate", 16000))
+        max_seconds = max_seconds if max_seconds is not None else meta.get("max_seconds")
+        self.max_samples = int(max_seconds * self.sampling_rate) if max_seconds else None
+        self.reverse = bool(meta.get("reverse", False)) if reverse is None else bool(reverse)
+
+    def features(self, waveform: np.ndarray) -> np.ndarray:
+        """The model input for one clip, as ``emoens.models.speech`` prepares it: cropped to
+        ``max_seconds``, optionally time-reversed, padded to the encoder's minimum, then
+        zero-mean unit-variance (``Wav2Vec2FeatureExtractor``'s rule, re-done here because
+        importing transformers' extractor would import torch)."""
+        x = np.asarray(waveform, dtype=np.float32).reshape(-1)
+        if x.size == 0:
+            raise ExportError("empty waveform: a speech member needs at least one sample")
+        if self.max_samples and x.size > self.max_samples:
+            x = x[: self.max_samples]
+        if self.reverse:
+            x = x[::-1]
+        if x.size < MIN_SPEECH_SAMPLES:
+            x = np.pad(x, (0, MIN_SPEECH_SAMPLES - x.size))
+        if self.do_normalize:
+            x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
+        return np.ascontiguousarray(x, dtype=np.float32)[None, :]
+
+    def predict_proba(self, waveforms: Sequence[np.ndarray]) -> np.ndarray:
+        """(n, 7) probabilities in canonical label order for n float32 16 kHz waveforms."""
+        rows = []
+        for waveform in waveforms:
+            feed = {self.input_names[0]: self.features(waveform)}
+            rows.append(self.session.run(None, feed)[0][0])
+        if not rows:
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        return self._proba(np.stack(rows))
+
+
+class SentencePieceEncoder:
+    """KoBERT tokenisation (``emoens.models.kobert.KoBERTTokenizer``) with sentencepiece alone.
+
+    The transformers tokenizer imports torch; this mirrors its rules (XLNet-style text
+    normalisation, the digit-comma split, ``[CLS] … [SEP]``) and is checked against it in
+    tests/test_export.py.
+    """
+
+    def __init__(self, directory: Path, config: dict[str, Any]):
+        import sentencepiece as spm
+
+        model = directory / config.get("spm_file", "spiece.model")
+        if not model.is_file():
+            raise ExportError(f"KoBERT SentencePiece model not found: {model}")
+        self.sp = spm.SentencePieceProcessor()
+        self.sp.Load(str(model))
+        vocab_txt = directory / "vocab.txt"
+        if config.get("vocab_txt") and vocab_txt.is_file():
+            tokens = vocab_txt.read_text(encoding="utf-8").splitlines()
+            self.vocab = {tok: i for i, tok in enumerate(tokens)}
+        else:
+            self.vocab = {self.sp.IdToPiece(i): i for i in range(self.sp.GetPieceSize())}
+        self.do_lower_case = bool(config.get("do_lower_case", False))
+        self.remove_space = bool(config.get("remove_space", True))
+        self.keep_accents = bool(config.get("keep_accents", False))
+        self.unk_id = self.vocab.get(config.get("unk_token", "[UNK]"), 0)
+        self.cls_id = self.vocab[config.get("cls_token", "[CLS]")]
+        self.sep_id = self.vocab[config.get("sep_token", "[SEP]")]
+        self.pad_id = self.vocab[config.get("pad_token", "[PAD]")]
+
+    def _preprocess(self, text: str) -> str:
+        out = " ".join(text.strip().split()) if self.remove_space else text
+        out = out.replace("``", '"').replace("''", '"')
+        if not self.keep_accents:
+            out = unicodedata.normalize("NFKD", out)
+            out = "".join(c for c in out if not unicodedata.combining(c))
+            out = unicodedata.normalize("NFC", out)
+        if self.do_lower_case:
+            out = out.lower()
+        return out
+
+    def _pieces(self, text: str) -> list[str]:
+        out: list[str] = []
+        for piece in self.sp.encode(self._preprocess(text), out_type=str):
+            if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
+                sub = self.sp.encode(piece[:-1].replace("▁", ""), out_type=str)
+                if piece[0] != "▁" and sub and sub[0][0] == "▁":
+                    sub = sub[1:] if len(sub[0]) == 1 else [sub[0][1:], *sub[1:]]
+                out.extend(sub)
+                out.append(piece[-1])
+            else:
+                out.append(piece)
+        return out
+
+    def encode(self, text: str, max_length: int) -> list[int]:
+        """Token ids ``[CLS] … [SEP]`` truncated to ``max_length``."""
+        ids = [self.vocab.get(p, self.unk_id) for p in self._pieces(text)][: max(0, max_length - 2)]
+        return [self.cls_id, *ids, self.sep_id]
+
+
+class FastTokenizerEncoder:
+    """A Hugging Face fast tokenizer (``tokenizer.json``) through the ``tokenizers`` library."""
+
+    def __init__(self, directory: Path, config: dict[str, Any]):
+        from tokenizers import Tokenizer
+
+        path = directory / "tokenizer.json"
+        if not path.is_file():
+            raise ExportError(f"tokenizer file not found: {path}")
+        self.tokenizer = Tokenizer.from_file(str(path))
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        self.pad_id = int(config.get("pad_id", 0))
+
+    def encode(self, text: str, max_length: int) -> list[int]:
+        """Token ids with the tokenizer's special tokens, truncated to ``max_length``."""
+        self.tokenizer.enable_truncation(max_length)
+        return list(self.tokenizer.encode(text).ids)
+
+
+class OnnxTextMember(_OnnxMember):
+    """A BERT-family text classifier run by ONNX Runtime; texts are batched with padding."""
+
+    modality = "text"
+
+    def __init__(self, path: Path, meta: dict[str, Any], threads: int | None = None,
+                 max_length: int | None = None, cache_size: int = 1024):
+        super().__init__(path, meta, threads)
+        tok = meta.get("tokenizer", {})
+        kind = tok.get("kind")
+        if kind == "tokenizers":
+            self.encoder = FastTokenizerEncoder(path, tok)
+        elif kind == "sentencepiece-kobert":
+            self.encoder = SentencePieceEncoder(path, tok)
+        else:
+            raise ExportError(f"{path / META_FILE}: unknown tokenizer kind {kind!r}")
+        self.max_length = int(max_length or meta.get("max_length") or 64)
+        self._cache: OrderedDict[str, list[int]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids for ``text`` (cached: the same transcript is tokenised once)."""
+        ids = self._cache.get(text)
+        if ids is None:
+            ids = self.encoder.encode(str(text), self.max_length)
+            self._cache[text] = ids
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(text)
+        return ids
+
+    def inputs(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The padded numpy feed of the ONNX session for ``texts``."""
+        encoded = [self.encode("" if t is None else str(t)) for t in texts]
+        width = max(len(e) for e in encoded)
+        ids = np.full((len(encoded), width), self.encoder.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encoded), width), dtype=np.int64)
+        for i, e in enumerate(encoded):
+            ids[i, : len(e)] = e
+            mask[i, : len(e)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return {name: feed[name] for name in self.input_names}
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, 7) probabilities in canonical label order for n texts."""
+        if isinstance(texts, str):
+            raise ExportError("predict_proba expects a list of texts, got one str")
+        if len(texts) == 0:
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        return self._proba(self.session.run(None, self.inputs(texts))[0])
+
+
+def load_onnx_speech_member(path: Path, threads: int | None = None, max_seconds: float | None = None,
+                            reverse: bool | None = None, **_ignored: Any) -> OnnxSpeechMember:
+    """Loader of kind ``onnx-speech`` (see :data:`emoens.models.MEMBER_LOADERS`); options:
+    ``threads`` (default: all usable cores), ``max_seconds``, ``reverse`` (default: as trained).
+    Options of the hf kinds (``device``, ``batch_size``) are accepted and ignored."""
+    path = Path(path)
+    return OnnxSpeechMember(path, _read_meta(path, "speech"), threads=threads, max_seconds=max_seconds,
+                            reverse=reverse)
+
+
+def load_onnx_text_member(path: Path, threads: int | None = None, max_length: int | None = None,
+                          **_ignored: Any) -> OnnxTextMember:
+    """Loader of kind ``onnx-text`` (see :data:`emoens.models.MEMBER_LOADERS`); options:
+    ``threads``, ``max_length`` (default: as trained)."""
+    path = Path(path)
+    return OnnxTextMember(path, _read_meta(path, "text"), threads=threads, max_length=max_length)
+
+
+# --------------------------------------------------------------------------------------------
+# Export time (torch, transformers, onnx, onnxruntime.quantization)
+# --------------------------------------------------------------------------------------------
+
+def quantize_int8(src: Path, dst: Path, op_types: Sequence[str] = ("MatMul", "Gemm")) -> None:
+    """Dynamic int8 quantisation (weights int8, activations quantised at run time) of ``op_types``.
+
+    For wav2vec2 only MatMul/Gemm: int8 convolutions (ConvInteger) are slower than fp32 on CPU.
+    """
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise ExportError("int8 quantisation needs onnxruntime (pip install onnxruntime==1.32.0); "
+                          "without it use emoens.export.torch_dynamic_int8 on the torch model") from exc
+    import logging
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # quantize_dynamic warns about pre-processing on the root logger
+    try:
+        quantize_dynamic(src, dst, op_types_to_quantize=list(op_types), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+
+
+def _torch_export(model, args: tuple, path: Path, input_names: list[str],
+                  dynamic_axes: dict[str, dict[int, str]]) -> None:
+    import warnings
+
+    import torch
+
+    # The TorchScript exporter: no onnxscript needed, dynamic axes for batch and length.
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, args, str(path), input_names=input_names, output_names=["logits"],
+                          dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False,
+                          do_constant_folding=True)
+
+
+def _write_onnx(model, args: tuple, dst: Path, input_names: list[str], axes: dict,
+                quantize: str | None) -> None:
+    fp32 = dst / ("model.fp32.onnx" if quantize else MODEL_FILE)
+    _torch_export(model, args, fp32, input_names, axes)
+    if quantize:
+        quantize_int8(fp32, dst / MODEL_FILE, ("MatMul", "Gemm"))
+        fp32.unlink()
+
+
+def _meta(modality: str, order: Sequence[int], quantize: str | None, source: Path, **extra) -> dict:
+    return {"format": META_FORMAT, "format_version": META_VERSION, "modality": modality,
+            "output_order": [int(i) for i in order], "quantize": quantize, "opset": OPSET,
+            "source": str(source), **extra}
+
+
+def _copy_files(src: Path, dst: Path, names: Sequence[str]) -> None:
+    for name in names:
+        if (src / name).is_file():
+            shutil.copy2(src / name, dst / name)
+
+
+def export_speech_member(src: Path, dst: Path, quantize: str | None = "int8") -> dict[str, Any]:
+    """Export the hf-speech member in ``src`` (a transformers audio classifier) to ``dst``.
+
+    The ONNX graph takes ``input_values`` (batch, samples) and returns ``logits``; returns the
+    member's meta (also written to ``dst/onnx_member.json``)."""
+    import torch
+
+    from emoens.models.speech import ModelError, label_permutation, load_speech_model
+
+    src, dst = Path(src), Path(dst)
+    try:
+        model, extractor = load_speech_model(src)
+        order = label_permutation(model.config, src)
+    except ModelError as exc:
+        raise ExportError(str(exc)) from exc
+    model.eval()
+    dst.mkdir(parents=True, exist_ok=True)
+    _write_onnx(model, (torch.zeros(1, 16000),), dst, ["input_values"],
+                {"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}}, quantize)
+    _copy_files(src, dst, ["config.json", "preprocessor_config.json"])
+    config = model.config
+    meta = _meta("speech", order, quantize, src, model_type=config.model_type,
+                 feature_extractor={"do_normalize": bool(getattr(extractor, "do_normalize", True)),
+                                    "sampling_rate": int(getattr(extractor, "sampling_rate", 16000))},
+                 max_seconds=getattr(config, "emoens_max_seconds", None),
+                 reverse=bool(getattr(config, "emoens_reverse_audio", False)))
+    write_json(dst / META_FILE, meta)
+    return meta
+
+
+def _tokenizer_spec(src: Path, dst: Path, tokenizer) -> dict[str, Any]:
+    """Write the tokenizer files the torch-free runtime reads into ``dst``; returns its spec."""
+    if getattr(tokenizer, "is_fast", False):
+        tokenizer.backend_tokenizer.save(str(dst / "tokenizer.json"))
+        return {"kind": "tokenizers", "pad_id": int(tokenizer.pad_token_id or 0)}
+    if type(tokenizer).__name__ == "KoBERTTokenizer":
+        shutil.copy2(tokenizer.vocab_file, dst / "spiece.model")
+        has_txt = bool(getattr(tokenizer, "vocab_txt", None))
+        if has_txt:
+            shutil.copy2(tokenizer.vocab_txt, dst / "vocab.txt")
+        return {"kind": "sentencepiece-kobert", "spm_file": "spiece.model", "vocab_txt": has_txt,
+                "do_lower_case": bool(tokenizer.do_lower_case),
+                "remove_space": bool(tokenizer.remove_space),
+                "keep_accents": bool(tokenizer.keep_accents), "unk_token": str(tokenizer.unk_token),
+                "cls_token": str(tokenizer.cls_token), "sep_token": str(tokenizer.sep_token),
+                "pad_token": str(tokenizer.pad_token)}
+    try:
+        from transformers.convert_slow_tokenizer import convert_slow_tokenizer
+
+        convert_slow_tokenizer(tokenizer).save(str(dst / "tokenizer.json"))
+    except Exception as exc:  # no converter for this class
+        raise ExportError(f"{src}: tokenizer {type(tokenizer).__name__} has no torch-free form "
+                          f"(not a fast tokenizer, not KoBERT, cannot convert: {exc})") from exc
+    return {"kind": "tokenizers", "pad_id": int(tokenizer.pad_token_id or 0)}
+
+
+def export_text_member(src: Path, dst: Path, quantize: str | None = "int8",
+                       max_length: int | None = None) -> dict[str, Any]:
+    """Export the hf-text member in ``src`` (classifier + tokenizer) to ``dst``; returns its meta."""
+    import torch
+
+    from emoens.models.speech import ModelError, label_permutation
+    from emoens.models.text import DEFAULT_MAX_LENGTH, load_text_model
+
+    src, dst = Path(src), Path(dst)
+    try:
+        model, tokenizer = load_text_model(src)
+        order = label_permutation(model.config, src)
+    except ModelError as exc:
+        raise ExportError(str(exc)) from exc
+    model.eval()
+    config = model.config
+    dst.mkdir(parents=True, exist_ok=True)
+    tok_spec = _tokenizer_spec(src, dst, tokenizer)
+    max_length = int(max_length or getattr(config, "emoens_max_length", None) or DEFAULT_MAX_LENGTH)
+    names = ["input_ids", "attention_mask"]
+    if getattr(config, "type_vocab_size", 0):
+        names.append("token_type_ids")
+    dummy = tuple(torch.zeros(1, 8, dtype=torch.long) if n == "token_type_ids"
+                  else torch.ones(1, 8, dtype=torch.long) for n in names)
+    axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "tokens"} for n in names}
+    axes["logits"] = {0: "batch"}
+    _write_onnx(model, dummy, dst, names, axes, quantize)
+    _copy_files(src, dst, ["config.json", "tokenizer_config.json", "special_tokens_map.json"])
+    meta = _meta("text", order, quantize, src, model_type=config.model_type, tokenizer=tok_spec,
+                 max_length=max_length)
+    write_json(dst / META_FILE, meta)
+    return meta
+
+
+def export_bundle(bundle: str | os.PathLike, out: str | os.PathLike, *, fmt: str = "onnx",
+                  quantize: str | None = None, overwrite: bool = False, log=print) -> dict[str, Any]:
+    """Write ``out``: a copy of ``bundle`` whose hf-speech/hf-text members are ONNX members
+    (int8 when ``quantize == "int8"``); other members and files are copied unchanged.
+
+    Built in a temporary folder beside ``out`` and renamed into place. Returns the new bundle.json.
+    """
+    from emoens.bundle import BundleError, load_bundle, model_card, write_config
+    from emoens.files import write_text
+
+    if fmt != "onnx":
+        raise ExportError(f"unknown export format {fmt!r}: only 'onnx' is supported")
+    if quantize not in (None, "int8"):
+        raise ExportError(f"unknown quantisation {quantize!r}: use int8 or none")
+    bundle, out = Path(bundle), Path(out)
+    try:
+        source = load_bundle(bundle)
+    except BundleError as exc:
+        raise ExportError(str(exc)) from exc
+    if out.resolve() == source.root.resolve():
+        raise ExportError(f"--out {out} is the input bundle: choose another folder")
+    if out.exists() and not overwrite:
+        raise ExportError(f"{out} already exists: choose another --out or pass --overwrite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        config = dict(source.config)
+        members, exports = [], []
+        for member in config["members"]:
+            member = dict(member)
+            src, dst = source.root / member["path"], staging / member["path"]
+            kind = member["kind"]
+            if kind in EXPORTED_KINDS:
+                t0 = time.perf_counter()
+                if kind == "hf-speech":
+                    export_speech_member(src, dst, quantize)
+                else:
+                    export_text_member(src, dst, quantize,
+                                       max_length=(member.get("options") or {}).get("max_length"))
+                member["kind"] = EXPORTED_KINDS[kind]
+                seconds = round(time.perf_counter() - t0, 1)
+                exports.append({"member": member["name"], "from": kind, "to": member["kind"],
+                                "seconds": seconds})
+                log(f"exported {member['name']} ({kind} -> {member['kind']}"
+                    f"{', int8' if quantize else ''}) in {seconds} s")
+            else:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+            members.append(member)
+        for item in source.root.iterdir():  # stacking weights, extra files of the bundle
+            target = staging / item.name
+            if item.name not in ("bundle.json", "MODEL_CARD.md") and not target.exists():
+                (shutil.copytree if item.is_dir() else shutil.copy2)(item, target)
+        config["members"] = members
+        provenance = dict(config.get("provenance") or {})
+        provenance["export"] = {"from": config.get("name") or source.root.name, "format": fmt,
+                                "quantize": quantize, "opset": OPSET, "members": exports}
+        config["provenance"] = provenance
+        try:
+            write_config(staging, config)
+        except BundleError as exc:
+            raise ExportError(str(exc)) from exc
+        write_text(staging / "MODEL_CARD.md", model_card(config))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return config
+
+
+
+# --------------------------------------------------------------------------------------------
+# Fallback without ONNX Runtime
+# --------------------------------------------------------------------------------------------
+
+def torch_dynamic_int8(model):
+    """``torch.ao`` dynamic int8 quantisation of a model's ``nn.Linear`` layers (CPU), for when
+    ONNX Runtime is absent. Returns the quantised model (the input is left unchanged)."""
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    return quantize_dynamic(model.eval(), {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def onnxruntime_available() -> bool:
+    """True when onnxruntime can be imported."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -1,0 +1,187 @@
+"""The ONNX fast path: export of tiny hf members, parity with torch, no torch at run time, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emoens.export import (ExportError, SentencePieceEncoder, export_speech_member, export_text_member,
+                           load_onnx_speech_member, load_onnx_text_member)
+from emoens.models import load_member
+
+REPO = Path(__file__).resolve().parents[1]
+TEXTS = ["오늘 날씨가 정말 좋아서 기분이 좋아요", "왜 이렇게   화가 나는지 모르겠어", "", "숫자 123, 456 그리고 789",
+         "Café 놀랐잖아!!", "ａｂｃ 전각 문자와 e\u0301 결합 문자", "너무 " * 80]
+
+
+def _waves(seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (16000, 5000, 300, 24000)]
+
+
+@pytest.fixture(scope="module")
+def onnx_members(tmp_path_factory, tiny_speech_model_dir, tiny_text_model_dir):
+    """fp32 and int8 exports of the tiny speech and text models."""
+    root = tmp_path_factory.mktemp("onnx")
+    out = {}
+    for q in (None, "int8"):
+        out[("speech", q)] = root / f"speech-{q}"
+        export_speech_member(tiny_speech_model_dir, out[("speech", q)], q)
+        out[("text", q)] = root / f"text-{q}"
+        export_text_member(tiny_text_model_dir, out[("text", q)], q)
+    return out
+
+
+def test_speech_fp32_matches_torch(onnx_members, tiny_speech_model_dir):
+    ref = load_member("hf-speech", tiny_speech_model_dir, batch_size=1).predict_proba(_waves())
+    fast = load_member("onnx-speech", onnx_members[("speech", None)])
+    got = fast.predict_proba(_waves())
+    assert fast.modality == "speech" and got.shape == (4, 7)
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-5)
+    assert np.abs(got - ref).max() < 1e-4
+
+
+def test_text_fp32_matches_torch(onnx_members, tiny_text_model_dir):
+    ref = load_member("hf-text", tiny_text_model_dir).predict_proba(TEXTS)
+    fast = load_member("onnx-text", onnx_members[("text", None)])
+    got = fast.predict_proba(TEXTS)
+    assert fast.modality == "text" and got.shape == (len(TEXTS), 7)
+    assert np.abs(got - ref).max() < 1e-4
+    # batching with padding gives each text the same result as alone
+    alone = np.vstack([fast.predict_proba([t]) for t in TEXTS])
+    assert np.abs(alone - got).max() < 1e-5
+
+
+def test_int8_is_close_to_fp32_and_smaller(onnx_members):
+    for modality, inputs in (("speech", _waves(1)), ("text", TEXTS)):
+        fp32 = load_member(f"onnx-{modality}", onnx_members[(modality, None)]).predict_proba(inputs)
+        int8 = load_member(f"onnx-{modality}", onnx_members[(modality, "int8")]).predict_proba(inputs)
+        assert np.abs(int8 - fp32).max() < 0.05, modality
+        meta = json.loads((onnx_members[(modality, "int8")] / "onnx_member.json").read_text())
+        assert meta["quantize"] == "int8"
+    speech_model = onnx_members[("speech", "int8")] / "model.onnx"
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(speech_model)).graph.node}
+    assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops
+    assert "ConvInteger" not in ops  # the conv feature encoder stays fp32
+
+
+def test_sentencepiece_encoder_matches_kobert_tokenizer(onnx_members, tiny_text_model_dir):
+    from emoens.models.text import load_tokenizer
+
+    tok = load_tokenizer(tiny_text_model_dir)
+    meta = json.loads((onnx_members[("text", None)] / "onnx_member.json").read_text())
+    assert meta["tokenizer"]["kind"] == "sentencepiece-kobert"
+    enc = SentencePieceEncoder(onnx_members[("text", None)], meta["tokenizer"])
+    for text in TEXTS:
+        want = tok(text, truncation=True, max_length=32)["input_ids"]
+        assert enc.encode(text, 32) == want, text
+
+
+def test_sentencepiece_encoder_on_real_transcripts(onnx_members, tiny_text_model_dir, shared_data):
+    from emoens.models.text import load_tokenizer
+    from emoens.text import clean_transcript, read_transcript
+
+    tok = load_tokenizer(tiny_text_model_dir)
+    meta = json.loads((onnx_members[("text", None)] / "onnx_member.json").read_text())
+    enc = SentencePieceEncoder(onnx_members[("text", None)], meta["tokenizer"])
+    files = sorted((shared_data / "KEMDy20").rglob("*.txt"))[:300]
+    assert files
+    for path in files:
+        text = clean_transcript(read_transcript(path))
+        assert enc.encode(text, 64) == tok(text, truncation=True, max_length=64)["input_ids"], path
+
+
+def test_onnx_members_never_import_torch(onnx_members):
+    code = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        from emoens.models import load_member
+        s = load_member("onnx-speech", {str(onnx_members[("speech", "int8")])!r})
+        t = load_member("onnx-text", {str(onnx_members[("text", "int8")])!r})
+        p = s.predict_proba([np.zeros(16000, np.float32)])
+        q = t.predict_proba(["안녕하세요"])
+        assert p.shape == (1, 7) and q.shape == (1, 7)
+        print("torch" in sys.modules, "transformers" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_session_options(onnx_members):
+    member = load_onnx_text_member(onnx_members[("text", "int8")], threads=1)
+    options = member.session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_bad_member_dirs(tmp_path, onnx_members):
+    with pytest.raises(ExportError, match="not found"):
+        load_onnx_speech_member(tmp_path / "nope")
+    with pytest.raises(ExportError, match="onnx_member.json"):
+        load_onnx_speech_member(tmp_path)
+    with pytest.raises(ExportError, match="expected 'speech'"):
+        load_onnx_speech_member(onnx_members[("text", None)])
+    with pytest.raises(ExportError, match="empty waveform"):
+        load_onnx_speech_member(onnx_members[("speech", None)]).predict_proba([np.zeros(0, np.float32)])
+    with pytest.raises(ExportError, match="not a speech model directory"):
+        export_speech_member(tmp_path, tmp_path / "out")
+
+
+def _bundle(tmp_path, speech_dir, text_dir) -> Path:
+    from emoens.bundle import MemberSpec, build_bundle
+
+    out = tmp_path / "hf-bundle"
+    build_bundle(out, [(MemberSpec("speech", "hf-speech", "speech", "speech", 0.5), speech_dir),
+                       (MemberSpec("text", "hf-text", "text", "text", 0.5), text_dir)],
+                 name="tiny", asr={"backend": "none"})
+    return out
+
+
+def test_cli_export_bundle(tmp_path, tiny_speech_model_dir, tiny_text_model_dir, capsys):
+    from emoens.bundle import load_bundle
+    from emoens.cli import main
+
+    src = _bundle(tmp_path, tiny_speech_model_dir, tiny_text_model_dir)
+    out = tmp_path / "onnx-bundle"
+    assert main(["export", "--bundle", str(src), "--format", "onnx", "--quantize", "int8",
+                 "--out", str(out)]) == 0
+    bundle = load_bundle(out)
+    assert [(m.name, m.kind) for m in bundle.members] == [("speech", "onnx-speech"), ("text", "onnx-text")]
+    assert bundle.config["provenance"]["export"]["quantize"] == "int8"
+    assert not list(out.rglob("*.safetensors"))
+    assert (out / "MODEL_CARD.md").is_file()
+    member = load_member("onnx-text", bundle.member_path(bundle.members[1]))
+    assert member.predict_proba(["좋아요"]).shape == (1, 7)
+    # refusing to overwrite, and bad input, are clean errors
+    capsys.readouterr()
+    assert main(["export", "--bundle", str(src), "--out", str(out)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["export", "--bundle", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 1
+    assert "missing" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left over
+
+
+def test_torch_dynamic_int8_fallback(tiny_text_model_dir):
+    import torch
+
+    from emoens.export import torch_dynamic_int8
+    from emoens.models.text import load_text_model
+
+    model, tok = load_text_model(tiny_text_model_dir)
+    q = torch_dynamic_int8(model)
+    assert any("quantized" in type(m).__module__ for m in q.modules())
+    enc = tok(TEXTS[:3], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        a = torch.softmax(model(**enc).logits, -1)
+        b = torch.softmax(q(**enc).logits, -1)
+    assert (a - b).abs().max().item() < 0.05
