@@ -1,0 +1,198 @@
+"""The Compare tab's logic: run several utterances through each model, tabulate and score them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from emoens.errors import EmoensError
+from emoens.labels import LABELS, normalize_label
+from emoens.ui.analyze import analyze, members_of
+from emoens.ui.config import Settings, UIError
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".webm", ".m4a", ".opus", ".aac"}
+MANIFEST_SUFFIXES = {".csv", ".tsv"}
+BASELINE = "all-neutral baseline"
+
+
+@dataclass
+class Item:
+    """One utterance to compare: its audio, optional transcript and optional true label."""
+
+    name: str
+    audio: str
+    text: str | None = None
+    label: str | None = None
+
+
+def items_from_files(paths: Iterable[str]) -> list[Item]:
+    """Audio files (no transcript, no true label); a sibling ``.txt`` gives the transcript."""
+    items = []
+    for raw in paths:
+        path = Path(raw)
+        txt = path.with_suffix(".txt")
+        text = txt.read_text(encoding="utf-8").strip() if txt.is_file() else None
+        items.append(Item(name=path.name, audio=str(path), text=text or None))
+    return items
+
+
+def read_manifest_frame(path: str | Path) -> pd.DataFrame:
+    """Read a manifest CSV (DESIGN §3); relative ``audio_path`` values resolve against its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise UIError(f"manifest {str(path)!r} not found: give the path of a manifest CSV")
+    try:
+        from emoens.manifest import read_manifest
+    except ImportError:  # the manifest module is optional for the app
+        read_manifest = None
+    if read_manifest is not None:
+        return read_manifest(path)
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise UIError(f"cannot read manifest {path.name}: {exc}") from None
+    if "audio_path" not in frame.columns:
+        raise UIError(f"manifest {path.name} has no 'audio_path' column (columns: {', '.join(frame.columns)})")
+    frame["audio_path"] = [p if not p or Path(p).is_absolute() else str(path.parent / p)
+                           for p in frame["audio_path"]]
+    return frame
+
+
+def items_from_manifest(frame: pd.DataFrame) -> list[Item]:
+    """One item per manifest row; the ``text`` column is the transcript, ``label`` the truth."""
+    items = []
+    for i, row in enumerate(frame.to_dict("records")):
+        label = str(row.get("label") or "").strip()
+        text = str(row.get("text") or "").strip()
+        name = str(row.get("utt_id") or "").strip() or Path(str(row["audio_path"])).stem or f"row {i + 1}"
+        items.append(Item(name=name, audio=str(row["audio_path"]), text=text or None,
+                          label=normalize_label(label) if label else None))
+    return items
+
+
+def model_probs(result: Mapping) -> dict[str, Mapping[str, float] | None]:
+    """Probabilities per model: each member when a modality has several, then speech, text, ensemble."""
+    out: dict[str, Mapping[str, float] | None] = {}
+    members = members_of(result)
+    by_modality: dict[str, list] = {}
+    for m in members:
+        by_modality.setdefault(m["modality"], []).append(m)
+    for group in by_modality.values():
+        if len(group) > 1:
+            for m in group:
+                out[f"member:{m['name']}"] = m["probs"]
+    out["speech"] = result.get("speech")
+    out["text"] = result.get("text")
+    out["ensemble"] = result.get("ensemble")
+    return out
+
+
+def run_compare(recognizer, items: Sequence[Item], settings: Settings, *, transcribe: bool = False,
+                progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Analyze every item; one row per item with each model's label, confidence and probabilities.
+
+    A bad item gets its error message in the ``status`` column and does not stop the others.
+    """
+    if not items:
+        raise UIError("nothing to compare: upload audio files or a manifest (CSV with audio_path)")
+    if len(items) > settings.max_compare:
+        raise UIError(f"{len(items)} utterances given; at most {settings.max_compare} per run "
+                      "(EMOENS_MAX_COMPARE)")
+    rows = []
+    for i, item in enumerate(items):
+        if progress is not None:
+            progress(i, len(items))
+        row: dict = {"utterance": item.name, "true": item.label or "", "transcript": item.text or ""}
+        try:
+            result = analyze(recognizer, item.audio, item.text, settings,
+                             transcribe=transcribe if item.text is None else False)
+        except EmoensError as exc:
+            row["status"] = str(exc)
+            rows.append(row)
+            continue
+        row["status"] = "ok"
+        row["transcript"] = result.get("transcript") or ""
+        for model, probs in model_probs(result).items():
+            if not probs:
+                continue
+            vector = np.array([float(probs[label]) for label in LABELS])
+            row[f"{model}_label"] = LABELS[int(vector.argmax())]
+            row[f"{model}_conf"] = float(vector.max())
+            for label, p in zip(LABELS, vector):
+                row[f"{model}_{label}"] = float(p)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    models = model_names(frame)
+    labels = frame[[f"{m}_label" for m in models]] if models else pd.DataFrame(index=frame.index)
+    frame["agree"] = [
+        bool(len(set(v for v in r if isinstance(v, str))) == 1) if frame.at[i, "status"] == "ok" else False
+        for i, r in zip(frame.index, labels.itertuples(index=False))
+    ]
+    return frame
+
+
+def model_names(frame: pd.DataFrame) -> list[str]:
+    """Models present in a compare frame, in column order."""
+    return [c[: -len("_label")] for c in frame.columns if c.endswith("_label")]
+
+
+def display_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns people read: utterance, truth, each model's label and confidence, agreement."""
+    cols = ["utterance", "true"]
+    for model in model_names(frame):
+        cols += [f"{model}_label", f"{model}_conf"]
+    cols += ["agree", "status"]
+    table = frame[[c for c in cols if c in frame.columns]].copy()
+    for c in table.columns:
+        if c.endswith("_conf"):
+            table[c] = table[c].round(3)
+    return table
+
+
+def styled_table(frame: pd.DataFrame):
+    """The display table with rows where all models agree highlighted in green, others in amber."""
+    table = display_table(frame)
+
+    def colour(row):
+        if row.get("status", "ok") != "ok":
+            return ["background-color: #fde2e1"] * len(row)
+        tint = "#e3f4e1" if row["agree"] else "#fff4d6"
+        return [f"background-color: {tint}"] * len(row)
+
+    return table.style.apply(colour, axis=1).format(precision=3)
+
+
+def metrics(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Accuracy, macro-F1 and unweighted accuracy (mean recall) per model, beside the all-neutral
+    baseline, on the rows that have a true label; plus each model's confusion matrix (counts)."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
+
+    if "true" not in frame.columns:
+        return pd.DataFrame(), {}
+    known = frame[(frame["true"].astype(str) != "") & (frame.get("status", "ok") == "ok")]
+    if known.empty:
+        return pd.DataFrame(), {}
+    rows, matrices = [], {}
+    candidates = [(m, known[f"{m}_label"]) for m in model_names(frame)]
+    candidates.append((BASELINE, pd.Series(["neutral"] * len(known), index=known.index)))
+    for name, predicted in candidates:
+        mask = predicted.notna() & (predicted.astype(str) != "")
+        y_true, y_pred = known["true"][mask].astype(str), predicted[mask].astype(str)
+        if y_true.empty:
+            continue
+        rows.append({
+            "model": name, "n": int(len(y_true)),
+            "accuracy": accuracy_score(y_true, y_pred),
+            "macro_f1": f1_score(y_true, y_pred, average="macro", zero_division=0),
+            "unweighted_accuracy": balanced_accuracy_score(y_true, y_pred),
+        })
+        matrices[name] = confusion_matrix(y_true, y_pred, labels=list(LABELS))
+    table = pd.DataFrame(rows)
+    for c in ("accuracy", "macro_f1", "unweighted_accuracy"):
+        table[c] = table[c].round(4)
+    return table, matrices

@@ -1,0 +1,67 @@
+"""Settings of the web app, read from environment variables (each has a safe default)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from emoens.errors import EmoensError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ASSETS = REPO_ROOT / "assets"
+DEFAULT_BUNDLE = ASSETS / "default"
+EXAMPLES_DIR = ASSETS / "examples"
+STATS_DIR = ASSETS / "stats"
+
+
+class UIError(EmoensError):
+    """Bad input to the web app (no audio, a file too big, an unreadable manifest, …)."""
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UIError(f"environment variable {name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise UIError(f"environment variable {name}={raw!r} must be positive")
+    return value
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Caps and switches of the app (see docs/app.md for the environment variables)."""
+
+    bundle: str | None = None          # EMOENS_BUNDLE: bundle directory or Hub id; None = assets/default
+    max_upload_mb: float = 50.0        # EMOENS_MAX_UPLOAD_MB: largest accepted upload
+    max_audio_seconds: float = 600.0   # EMOENS_MAX_AUDIO_SECONDS: longest accepted recording/file
+    concurrency: int = 1               # EMOENS_CONCURRENCY: analyses run at the same time
+    queue_size: int = 64               # EMOENS_QUEUE_SIZE: waiting requests before "queue full"
+    max_compare: int = 200             # EMOENS_MAX_COMPARE: utterances per Compare run
+    local_paths: bool = True           # EMOENS_LOCAL_PATHS: allow manifests given as server paths
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Read the settings from the environment (``EMOENS_*`` variables)."""
+        on_spaces = bool(os.environ.get("SPACE_ID"))
+        return cls(
+            bundle=os.environ.get("EMOENS_BUNDLE") or None,
+            max_upload_mb=_env_float("EMOENS_MAX_UPLOAD_MB", cls.max_upload_mb),
+            max_audio_seconds=_env_float("EMOENS_MAX_AUDIO_SECONDS", cls.max_audio_seconds),
+            concurrency=int(_env_float("EMOENS_CONCURRENCY", cls.concurrency)),
+            queue_size=int(_env_float("EMOENS_QUEUE_SIZE", cls.queue_size)),
+            max_compare=int(_env_float("EMOENS_MAX_COMPARE", cls.max_compare)),
+            # On a public Space, reading arbitrary server paths is off unless asked for.
+            local_paths=_env_flag("EMOENS_LOCAL_PATHS", not on_spaces),
+        )
