@@ -1,0 +1,175 @@
+"""EmotionRecognizer: the result structure, inputs, windowing and timeline, bundles."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from emoens.labels import LABELS
+from emoens.recognizer import EmotionRecognizer, RecognizerError, window_bounds
+from tests.fixtures.audio import write_wav
+from tests.fixtures.bundles import KeywordTextMember, ToneSpeechMember, planted_tone
+
+KEYS = {"label", "label_ko", "speech", "text", "ensemble", "transcript", "transcript_source",
+        "timeline", "timing_ms", "members", "fusion", "speech_only", "warnings", "silent"}
+
+
+def check_distribution(dist):
+    assert list(dist) == list(LABELS)
+    assert sum(dist.values()) == pytest.approx(1.0)
+    assert all(0.0 <= p <= 1.0 for p in dist.values())
+
+
+def check_structure(result):
+    assert KEYS <= set(result)
+    json.dumps(result)  # plain JSON-able data
+    check_distribution(result["speech"])
+    check_distribution(result["ensemble"])
+    if result["text"] is not None:
+        check_distribution(result["text"])
+    assert result["label"] == max(result["ensemble"], key=result["ensemble"].get)
+    assert set(result["timing_ms"]) >= {"decode", "speech", "text", "total"}
+
+
+def test_tone_member_with_and_without_text(tone_recognizer):
+    audio = (16000, planted_tone("sad", 2.0))
+    alone = tone_recognizer.analyze(audio)
+    check_structure(alone)
+    assert alone["label"] == "sad" and alone["label_ko"] == "슬픔"
+    assert alone["text"] is None and alone["speech_only"] and alone["transcript_source"] is None
+    assert alone["ensemble"] == alone["speech"]
+    assert alone["timeline"] == []
+    both = tone_recognizer.analyze(audio, text="오늘 정말 행복해")
+    check_structure(both)
+    assert both["transcript"] == "오늘 정말 행복해" and both["transcript_source"] == "given"
+    assert both["text"]["happy"] == pytest.approx(0.9)
+    # 0.5 * speech + 0.5 * text, exactly
+    expected = 0.5 * both["speech"]["happy"] + 0.5 * both["text"]["happy"]
+    assert both["ensemble"]["happy"] == pytest.approx(expected)
+    assert both["fusion"]["weights"] == {"tone": 0.5, "keyword": 0.5}
+    assert both["members"]["keyword"]["proba"]["happy"] == pytest.approx(0.9)
+    remixed = tone_recognizer.remix(both, {"tone": 1.0, "keyword": 0.0})
+    assert remixed == pytest.approx(both["speech"])
+
+
+def test_path_bytes_and_array_inputs_agree(tone_recognizer, tmp_path):
+    wave = planted_tone("angry", 1.5)
+    path = write_wav(tmp_path / "a.wav", wave)
+    by_path = tone_recognizer.analyze(str(path))
+    by_bytes = tone_recognizer.analyze(path.read_bytes())
+    by_array = tone_recognizer.analyze((16000, wave))
+    for result in (by_path, by_bytes, by_array):
+        check_structure(result)
+        assert result["label"] == "angry"
+    assert by_path["duration"] == pytest.approx(1.5)
+
+
+def test_silent_audio_is_flagged(tone_recognizer):
+    result = tone_recognizer.analyze((16000, np.zeros(16000, dtype=np.float32)))
+    check_structure(result)
+    assert result["silent"] is True
+    assert any("silent" in w for w in result["warnings"])
+
+
+def test_bad_input_is_named(tone_recognizer, tmp_path):
+    from emoens.errors import EmoensError
+
+    with pytest.raises(EmoensError, match="missing.wav"):
+        tone_recognizer.analyze(str(tmp_path / "missing.wav"))
+
+
+def test_window_bounds_cover_everything():
+    assert window_bounds(16000 * 5, window_seconds=10, hop_seconds=5,
+                         single_pass_max_seconds=20) == [(0, 80000)]
+    bounds = window_bounds(16000 * 33, window_seconds=10, hop_seconds=5,
+                           single_pass_max_seconds=20)
+    assert bounds[0] == (0, 160000) and bounds[-1][1] == 16000 * 33
+    assert all(e - s == 160000 for s, e in bounds)
+    assert all(b[0] <= a[1] for a, b in zip(bounds, bounds[1:]))  # overlapping, no gaps
+
+
+def test_timeline_follows_a_planted_change_halfway(tone_recognizer, tmp_path):
+    """A 3-minute file: 90 s of the 'happy' tone then 90 s of the 'sad' tone."""
+    wave = np.concatenate([planted_tone("happy", 90.0), planted_tone("sad", 90.0, seed=1)])
+    path = write_wav(tmp_path / "long.wav", wave)
+    speech = tone_recognizer.members["tone"]
+    result = tone_recognizer.analyze(str(path))
+    check_structure(result)
+    timeline = result["timeline"]
+    assert len(timeline) >= 30
+    assert max(speech.calls) <= tone_recognizer.batch_size  # windows go in batches
+    for entry in timeline:
+        check_distribution(entry["ensemble"])
+        if entry["end"] <= 90:
+            assert entry["label"] == "happy", entry
+        elif entry["start"] >= 90:
+            assert entry["label"] == "sad", entry
+    # duration-weighted overall: the two halves weigh the same
+    assert result["speech"]["happy"] == pytest.approx(result["speech"]["sad"], abs=0.05)
+    assert result["timeline"][-1]["end"] == pytest.approx(180.0)
+
+
+def test_analyze_batch_keeps_going_past_bad_items(tone_recognizer, tmp_path):
+    good = write_wav(tmp_path / "g.wav", planted_tone("happy", 1.0))
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....garbage")
+    results = tone_recognizer.analyze_batch([str(good), str(bad), str(good)],
+                                            texts=[None, None, "슬퍼"], errors="return")
+    assert results[0]["label"] == "happy"
+    assert "bad.wav" in results[1]["error"]
+    assert results[2]["text"]["sad"] == pytest.approx(0.9)
+
+
+def test_direct_construction_is_validated():
+    with pytest.raises(RecognizerError, match="speech member"):
+        EmotionRecognizer({"kw": KeywordTextMember()})
+    from emoens.fusion import weighted_fusion
+
+    with pytest.raises(RecognizerError, match="do not match"):
+        EmotionRecognizer({"tone": ToneSpeechMember()}, weighted_fusion({"x": "speech"}))
+
+
+def test_missing_default_bundle_says_so(monkeypatch, tmp_path):
+    monkeypatch.setenv("EMOENS_DEFAULT_BUNDLE", str(tmp_path / "nothing"))
+    with pytest.raises(RecognizerError, match="default bundle"):
+        EmotionRecognizer.from_bundle()
+
+
+def test_asr_requested_without_backend(tone_recognizer):
+    from emoens.asr import ASRError
+
+    with pytest.raises(ASRError, match="no ASR"):
+        tone_recognizer.analyze((16000, planted_tone("sad", 1.0)), transcribe=True)
+    unavailable = EmotionRecognizer({"tone": ToneSpeechMember()}, asr="no-such-backend")
+    result = unavailable.analyze((16000, planted_tone("sad", 1.0)))
+    assert result["label"] == "sad"
+    assert any("no-such-backend" in w for w in result["warnings"])
+
+
+def test_tiny_bundle_end_to_end(tiny_bundle_dir, tmp_path):
+    recognizer = EmotionRecognizer.from_bundle(tiny_bundle_dir)
+    assert recognizer.info()["asr"] == "none"
+    assert set(recognizer.fusion_weights) == {"speech", "text"}
+    wave = planted_tone("happy", 1.2)
+    path = write_wav(tmp_path / "t.wav", wave)
+    buffer = io.BytesIO()
+    import soundfile as sf
+
+    sf.write(buffer, wave, 16000, format="FLAC")
+    for audio in (str(path), buffer.getvalue(), (16000, wave)):
+        for text in (None, "오늘 정말 행복해"):
+            result = recognizer.analyze(audio, text=text)
+            check_structure(result)
+            assert (result["text"] is None) == (text is None)
+
+
+def test_recognizer_modules_do_not_import_torch():
+    code = ("import sys, emoens.recognizer, emoens.bundle, emoens.fusion, emoens.asr;"
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
