@@ -125,7 +125,17 @@ def write_results(name: str, data: dict[str, Any], markdown: str, *,
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux ``ru_maxrss`` is KiB)."""
+    """Peak resident memory of this process so far, in MiB.
+
+    Reads ``VmHWM`` from /proc (reset at exec); ``ru_maxrss`` is only the fallback because on
+    Linux it carries over the forking parent's peak into a subprocess.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
