@@ -13,6 +13,7 @@ style (scripted / improvised), beside the all-neutral and the class-prior baseli
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -70,6 +71,10 @@ def compute_metrics(y_true, proba) -> dict:
     if len(true) == 0:
         raise EvaluateError("nothing to evaluate: no labelled rows")
     all_ids = list(range(len(LABELS)))
+    with warnings.catch_warnings():
+        # balanced_accuracy warns when a predicted class never occurs in the truth: expected here.
+        warnings.simplefilter("ignore", UserWarning)
+        balanced = float(balanced_accuracy_score(true, pred))
     prec, rec, f1, support = precision_recall_fscore_support(true, pred, labels=all_ids, zero_division=0)
     cm = confusion_matrix(true, pred, labels=all_ids)
     rows = cm.sum(axis=1, keepdims=True)
@@ -79,7 +84,7 @@ def compute_metrics(y_true, proba) -> dict:
         "accuracy": float(accuracy_score(true, pred)),
         "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),
         "weighted_f1": float(f1_score(true, pred, average="weighted", zero_division=0)),
-        "unweighted_accuracy": float(balanced_accuracy_score(true, pred)),
+        "unweighted_accuracy": balanced,
         "per_class": {
             label: {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]),
                     "support": int(support[i])}
@@ -101,11 +106,10 @@ def baseline_predictions(y_eval, y_prior=None) -> dict[str, np.ndarray]:
     true = _as_ids(y_eval, "true labels")
     prior = _as_ids(y_prior, "prior labels") if y_prior is not None and len(y_prior) else true
     dummy_x = np.zeros((len(prior), 1))
-    neutral = DummyClassifier(strategy="constant", constant=LABEL_TO_ID["neutral"])
-    neutral.fit(dummy_x, prior)
     stratified = DummyClassifier(strategy="stratified", random_state=PRIOR_SEED).fit(dummy_x, prior)
     x_eval = np.zeros((len(true), 1))
-    return {"all-neutral": neutral.predict(x_eval), "class-prior": stratified.predict(x_eval)}
+    return {"all-neutral": np.full(len(true), LABEL_TO_ID["neutral"], dtype=np.int64),
+            "class-prior": stratified.predict(x_eval).astype(np.int64)}
 
 
 # ----------------------------------------------------------------------------- files
@@ -252,8 +256,9 @@ def markdown_report(report: dict) -> str:
                   "| model | " + " | ".join(LABELS) + " |", "|---|" + "---:|" * len(LABELS)]
         for name, res in entries:
             pc = res["all"]["per_class"]
-            lines.append(f"| {name} | " + " | ".join(f"{100 * pc[c]['f1']:.1f}" for c in LABELS) + " |")
-        lines += ["", "Support: " + ", ".join(
+            lines.append(f"| {name} | " + " | ".join(
+                f"{100 * pc[c]['f1']:.1f}" if pc[c]["support"] else "–" for c in LABELS) + " |")
+        lines += ["", "– : class absent from the evaluated rows. Support: " + ", ".join(
             f"{c} {next(iter(report['models'].values()))['all']['per_class'][c]['support']}" for c in LABELS)]
     return "\n".join(lines) + "\n"
 
