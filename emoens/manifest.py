@@ -61,7 +61,7 @@ def parse_label_raw(raw: str) -> list[str]:
 
 def format_dist(dist) -> str:
     """``;``-joined probabilities in canonical order, compactly (``0;0;0;0.5;0.5;0;0``)."""
-    return ";".join(f"{float(p):.6g}" for p in dist)
+    return ";".join(f"{float(p):.10g}" for p in dist)
 
 
 def parse_dist(text: str) -> np.ndarray:
