@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from emoens.errors import EmoensError
 from emoens.labels import LABELS, LABELS_KO
 from emoens.ui.config import Settings, UIError
 
@@ -42,7 +43,11 @@ def decode_input(audio: Any, settings: Settings) -> np.ndarray:
         audio = audio["path"]
     if isinstance(audio, (str, os.PathLike)):
         path = check_upload(audio, settings)
-        return load_audio(str(path), max_seconds=settings.max_audio_seconds, name=path.name)
+        try:
+            return load_audio(str(path), max_seconds=settings.max_audio_seconds, name=path.name)
+        except EmoensError as exc:
+            # Decoder details may quote the server-side upload path: show the file name only.
+            raise UIError(str(exc).replace(str(path), path.name)) from None
     if isinstance(audio, tuple) and len(audio) == 2:
         sr, samples = audio
         if samples is None or np.size(samples) == 0:
@@ -81,20 +86,23 @@ def members_of(result: Mapping) -> list[dict]:
 def speech_share(result: Mapping) -> float:
     """The weight of speech in the ensemble, for the slider's starting position.
 
-    Taken from the members' fusion weights when the result carries them; 1.0 when no text ran.
+    The sum of the speech members' fusion weights used for this result (``fusion.weights``, or the
+    members' configured weights); 1.0 when no text model ran.
     """
     if not result.get("text"):
         return 1.0
+    members = members_of(result)
+    modality = {m["name"]: m["modality"] for m in members}
     fusion = result.get("fusion") or {}
-    share = fusion.get("speech_weight") if isinstance(fusion, Mapping) else None
-    if share is not None:
-        return float(share)
+    used = fusion.get("weights") if isinstance(fusion, Mapping) else None
+    if not used:
+        used = {m["name"]: m["weight"] for m in members if m["weight"] is not None and m["probs"]}
     weights = {"speech": 0.0, "text": 0.0}
-    for m in members_of(result):
-        if m["modality"] in weights and m["weight"] is not None and m["probs"] is not None:
-            weights[m["modality"]] += float(m["weight"])
+    for name, weight in used.items():
+        if modality.get(name) in weights:
+            weights[modality[name]] += float(weight)
     total = weights["speech"] + weights["text"]
-    return weights["speech"] / total if total > 0 else 0.5
+    return round(weights["speech"] / total, 4) if total > 0 else 0.5
 
 
 def remix(result: Mapping, speech_weight: float) -> dict:
@@ -117,8 +125,9 @@ def summary_markdown(result: Mapping) -> str:
     label = result["label"]
     prob = float(result["ensemble"][label])
     based = "speech and text" if result.get("text") else "speech only (no transcript)"
-    return (f"## {LABELS_KO[label]} · {label} — {prob:.0%}\n"
-            f"<small>ensemble of {based}</small>")
+    lines = [f"## {LABELS_KO[label]} · {label} — {prob:.0%}", f"<small>ensemble of {based}</small>"]
+    lines += [f"\n> ⚠️ {w}" for w in result.get("warnings") or []]
+    return "\n".join(lines)
 
 
 def transcript_info(result: Mapping) -> tuple[str, str]:

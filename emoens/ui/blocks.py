@@ -88,7 +88,7 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
     settings = settings or Settings.from_env()
     if recognizer is None:
         recognizer = load_recognizer(settings.bundle)
-    has_asr = bool(getattr(recognizer, "has_asr", getattr(recognizer, "asr", None) is not None))
+    has_asr = str(getattr(recognizer, "asr_backend", "none") or "none") != "none"
 
     # ------------------------------------------------------------------ handlers: Analyze
     @_gpu
@@ -109,7 +109,8 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
 
     def ui_analyze(audio, text, transcribe):
         try:
-            result = run_analysis(audio, text, bool(transcribe) if has_asr else False)
+            # None = transcribe when no text is typed (an unavailable ASR becomes a warning).
+            result = run_analysis(audio, text, None if transcribe and has_asr else False)
         except Exception as exc:  # noqa: BLE001
             message = _message(exc)
             gr.Warning(message)
@@ -148,7 +149,7 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
                     raise UIError("manifest paths on the server are disabled here (EMOENS_LOCAL_PATHS=0): "
                                   "upload the manifest instead")
                 items += C.items_from_manifest(C.read_manifest_frame(manifest_path.strip()))
-            frame = C.run_compare(recognizer, items, settings, transcribe=bool(transcribe) and has_asr,
+            frame = C.run_compare(recognizer, items, settings, transcribe=None if transcribe and has_asr else False,
                                   progress=lambda i, n: progress((i, n), desc="analysing", unit="files"))
         except Exception as exc:  # noqa: BLE001
             message = _message(exc)

@@ -41,26 +41,10 @@ def items_from_files(paths: Iterable[str]) -> list[Item]:
 
 
 def read_manifest_frame(path: str | Path) -> pd.DataFrame:
-    """Read a manifest CSV (DESIGN §3); relative ``audio_path`` values resolve against its folder."""
-    path = Path(path)
-    if not path.is_file():
-        raise UIError(f"manifest {str(path)!r} not found: give the path of a manifest CSV")
-    try:
-        from emoens.manifest import read_manifest
-    except ImportError:  # the manifest module is optional for the app
-        read_manifest = None
-    if read_manifest is not None:
-        return read_manifest(path)
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise UIError(f"cannot read manifest {path.name}: {exc}") from None
-    if "audio_path" not in frame.columns:
-        raise UIError(f"manifest {path.name} has no 'audio_path' column (columns: {', '.join(frame.columns)})")
-    frame["audio_path"] = [p if not p or Path(p).is_absolute() else str(path.parent / p)
-                           for p in frame["audio_path"]]
-    return frame
+    """Read and validate a manifest CSV (DESIGN §3) with :func:`emoens.manifest.read_manifest`."""
+    from emoens.manifest import read_manifest
+
+    return read_manifest(path)
 
 
 def items_from_manifest(frame: pd.DataFrame) -> list[Item]:
@@ -92,7 +76,7 @@ def model_probs(result: Mapping) -> dict[str, Mapping[str, float] | None]:
     return out
 
 
-def run_compare(recognizer, items: Sequence[Item], settings: Settings, *, transcribe: bool = False,
+def run_compare(recognizer, items: Sequence[Item], settings: Settings, *, transcribe: bool | None = False,
                 progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Analyze every item; one row per item with each model's label, confidence and probabilities.
 
@@ -169,12 +153,13 @@ def styled_table(frame: pd.DataFrame):
 
 def metrics(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Accuracy, macro-F1 and unweighted accuracy (mean recall) per model, beside the all-neutral
-    baseline, on the rows that have a true label; plus each model's confusion matrix (counts)."""
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
+    baseline, on the rows that have a true label (:func:`emoens.evaluate.compute_metrics`, the
+    numbers ``emoens evaluate`` reports); plus each model's confusion matrix (counts)."""
+    from emoens.evaluate import compute_metrics
 
-    if "true" not in frame.columns:
+    if "true" not in frame.columns or "status" not in frame.columns:
         return pd.DataFrame(), {}
-    known = frame[(frame["true"].astype(str) != "") & (frame.get("status", "ok") == "ok")]
+    known = frame[(frame["true"].astype(str) != "") & (frame["status"] == "ok")]
     if known.empty:
         return pd.DataFrame(), {}
     rows, matrices = [], {}
@@ -182,17 +167,11 @@ def metrics(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     candidates.append((BASELINE, pd.Series(["neutral"] * len(known), index=known.index)))
     for name, predicted in candidates:
         mask = predicted.notna() & (predicted.astype(str) != "")
-        y_true, y_pred = known["true"][mask].astype(str), predicted[mask].astype(str)
-        if y_true.empty:
+        if not mask.any():
             continue
-        rows.append({
-            "model": name, "n": int(len(y_true)),
-            "accuracy": accuracy_score(y_true, y_pred),
-            "macro_f1": f1_score(y_true, y_pred, average="macro", zero_division=0),
-            "unweighted_accuracy": balanced_accuracy_score(y_true, y_pred),
-        })
-        matrices[name] = confusion_matrix(y_true, y_pred, labels=list(LABELS))
-    table = pd.DataFrame(rows)
-    for c in ("accuracy", "macro_f1", "unweighted_accuracy"):
-        table[c] = table[c].round(4)
-    return table, matrices
+        result = compute_metrics(known["true"][mask].tolist(), predicted[mask].astype(str).tolist())
+        rows.append({"model": name, "n": result["n"], "accuracy": round(result["accuracy"], 4),
+                     "macro_f1": round(result["macro_f1"], 4),
+                     "unweighted_accuracy": round(result["unweighted_accuracy"], 4)})
+        matrices[name] = np.asarray(result["confusion"])
+    return pd.DataFrame(rows), matrices

@@ -1,0 +1,386 @@
+"""The web app: the /analyze API through gradio_client, bad input, limits, and the tab handlers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emoens.labels import LABELS, LABELS_KO
+
+REPO = Path(__file__).resolve().parents[1]
+RESULT_KEYS = {"speech", "text", "ensemble", "label", "label_ko", "transcript", "transcript_source",
+               "timeline", "timing_ms"}
+
+
+@pytest.fixture(scope="module")
+def client(running_app):
+    from gradio_client import Client
+
+    return Client(running_app.url, verbose=False)
+
+
+def _without_timing(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "timing_ms"}
+
+
+def _assert_probs(probs: dict) -> None:
+    assert list(probs) == list(LABELS)
+    assert all(0.0 <= p <= 1.0 for p in probs.values())
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def _assert_structure(result: dict) -> None:
+    assert RESULT_KEYS <= set(result)
+    _assert_probs(result["speech"])
+    _assert_probs(result["ensemble"])
+    assert result["label"] == max(result["ensemble"], key=result["ensemble"].get)
+    assert result["label_ko"] == LABELS_KO[result["label"]]
+
+
+def _expected(recognizer, path: Path, text: str | None) -> dict:
+    """What EmotionRecognizer.analyze() returns for the same audio, decoded as the app does."""
+    from emoens.audio import SAMPLE_RATE, load_audio
+
+    return recognizer.analyze((SAMPLE_RATE, load_audio(str(path))), text=text, transcribe=None)
+
+
+def test_import_of_ui_loads_neither_gradio_nor_models():
+    code = ("import sys, emoens.ui; "
+            "print(any(m in sys.modules for m in ('gradio', 'emoens.recognizer', 'torch')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_only_analyze_is_in_the_public_api(client):
+    api = client.view_api(print_info=False, return_format="dict")
+    assert list(api["named_endpoints"]) == ["/analyze"]
+    params = api["named_endpoints"]["/analyze"]["parameters"]
+    assert len(params) == 2
+
+
+def test_api_analyze_without_text_equals_recognizer(client, running_app, app_clips):
+    from gradio_client import handle_file
+
+    result = client.predict(handle_file(str(app_clips.speech)), "", api_name="/analyze")
+    _assert_structure(result)
+    expected = _expected(running_app.recognizer, app_clips.speech, None)
+    # Exactly analyze()'s result (after the JSON round trip the API implies), timings aside.
+    assert _without_timing(result) == _without_timing(json.loads(json.dumps(expected)))
+
+
+def test_api_analyze_with_text(client, running_app, app_clips):
+    from gradio_client import handle_file
+
+    result = client.predict(handle_file(str(app_clips.speech)), app_clips.text, api_name="/analyze")
+    _assert_structure(result)
+    assert result["transcript"] == app_clips.text
+    assert result["transcript_source"] == "given"
+    _assert_probs(result["text"])
+    expected = _expected(running_app.recognizer, app_clips.speech, app_clips.text)
+    for key in ("speech", "text", "ensemble"):
+        assert result[key] == pytest.approx(expected[key], abs=1e-9)
+
+
+@pytest.mark.parametrize("name, needle", [("empty", "empty"), ("not_audio", "cannot decode"),
+                                          ("long", "longer than the 30 s limit")])
+def test_bad_upload_gives_a_clear_message_and_the_next_request_works(client, app_clips, name, needle):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    path = getattr(app_clips, name)
+    with pytest.raises(AppError) as info:
+        client.predict(handle_file(str(path)), "", api_name="/analyze")
+    message = str(info.value)
+    assert path.name in message and needle in message
+    assert "Traceback" not in message and "/tmp/gradio" not in message
+    _assert_structure(client.predict(handle_file(str(app_clips.speech)), "", api_name="/analyze"))
+
+
+def test_upload_over_the_size_cap_is_refused(client, app_clips):
+    from gradio_client import handle_file
+
+    with pytest.raises(Exception) as info:
+        client.predict(handle_file(str(app_clips.big)), "", api_name="/analyze")
+    assert "size" in str(info.value).lower() or "413" in str(info.value)
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "etc/passwd", "../../../../etc/passwd", "app.py"])
+def test_api_never_reads_server_files_outside_the_upload_folder(running_app, path):
+    import httpx
+
+    base = running_app.url + "gradio_api"
+    payload = {"data": [{"path": path, "meta": {"_type": "gradio.FileData"}}, ""]}
+    event = httpx.post(f"{base}/call/analyze", json=payload, timeout=30).json()["event_id"]
+    stream = httpx.get(f"{base}/call/analyze/{event}", timeout=60).text
+    assert "event: error" in stream and "event: complete" not in stream
+    assert "not uploaded by a user" in stream
+    assert "root:" not in stream  # no byte of /etc/passwd comes back
+
+
+def test_eight_simultaneous_users_all_get_answers(running_app, app_clips):
+    from gradio_client import Client, handle_file
+
+    def one(i):
+        client = Client(running_app.url, verbose=False)
+        return client.predict(handle_file(str(app_clips.speech)), app_clips.text if i % 2 else "",
+                              api_name="/analyze")
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(8)))
+    assert len(results) == 8
+    for result in results:
+        _assert_structure(result)
+
+
+# --------------------------------------------------------------------------- Analyze helpers
+
+
+def test_microphone_none_and_missing_upload_give_messages(app_settings):
+    from emoens.ui.analyze import decode_input
+    from emoens.ui.config import UIError
+
+    with pytest.raises(UIError, match="no audio received"):
+        decode_input(None, app_settings)
+    with pytest.raises(UIError, match="no audio received"):
+        decode_input((16000, np.zeros(0, dtype=np.int16)), app_settings)
+    with pytest.raises(UIError, match="missing.wav"):
+        decode_input("/nonexistent/missing.wav", app_settings)
+
+
+def test_remix_mixes_stored_probabilities_without_rerunning(running_app, app_clips):
+    from emoens.ui.analyze import remix, speech_share
+
+    result = _expected(running_app.recognizer, app_clips.speech, app_clips.text)
+    speech, text = np.array(list(result["speech"].values())), np.array(list(result["text"].values()))
+    for w in (0.0, 0.3, 1.0):
+        mixed = remix(result, w)
+        expected = w * speech + (1 - w) * text
+        assert np.allclose(list(mixed["ensemble"].values()), expected / expected.sum())
+        assert mixed["label"] == LABELS[int(np.argmax(expected))]
+    assert remix(result, 1.0)["ensemble"] == pytest.approx(result["speech"])
+    assert 0.0 <= speech_share(result) <= 1.0
+    speech_only = dict(result, text=None)
+    assert speech_share(speech_only) == 1.0 and remix(speech_only, 0.2)["ensemble"] == result["ensemble"]
+
+
+def test_chart_has_fixed_order_and_korean_names(running_app, app_clips):
+    from emoens.ui.analyze import chart_sources
+    from emoens.ui.charts import probabilities_figure
+
+    result = _expected(running_app.recognizer, app_clips.speech, app_clips.text)
+    fig = probabilities_figure(chart_sources(result))
+    assert [t.name for t in fig.data] == ["음성 speech", "텍스트 text", "앙상블 ensemble"]
+    for trace, key in zip(fig.data, ("speech", "text", "ensemble")):
+        assert [x.split("<br>")[0] for x in trace.x] == [LABELS_KO[lb] for lb in LABELS]
+        assert np.allclose(trace.y, [result[key][lb] for lb in LABELS])
+
+
+# --------------------------------------------------------------------------- Compare
+
+
+@pytest.fixture(scope="module")
+def small_manifest(tmp_path_factory, app_clips):
+    """Six utterances (3 neutral, 2 happy, 1 angry), one of them with a missing wav."""
+    from emoens.manifest import write_manifest
+    from tests.fixtures.audio import tone, write_wav
+
+    root = tmp_path_factory.mktemp("compare")
+    labels = ["neutral", "neutral", "neutral", "happy", "happy", "angry"]
+    rows = []
+    for i, label in enumerate(labels):
+        rel = f"wav/u{i}.wav"
+        if i == 5:
+            rel = "wav/missing.wav"
+        elif i == 0:
+            (root / "wav").mkdir(exist_ok=True)
+            (root / rel).write_bytes(app_clips.speech.read_bytes())
+        else:
+            write_wav(root / rel, tone(1.0 + 0.2 * i, freq=150.0 + 60 * i))
+        rows.append({"utt_id": f"u{i}", "corpus": "toy", "audio_path": rel, "label": label,
+                     "text": "정말 기뻐요" if label == "happy" else "그냥 그래요"})
+    path = root / "manifest.csv"
+    write_manifest(pd.DataFrame(rows), path)
+    return path
+
+
+def test_compare_table_and_metrics(running_app, small_manifest, app_settings):
+    from sklearn.metrics import f1_score
+
+    from emoens.ui import compare as C
+
+    items = C.items_from_manifest(C.read_manifest_frame(small_manifest))
+    frame = C.run_compare(running_app.recognizer, items, app_settings)
+    assert list(frame["utterance"]) == [f"u{i}" for i in range(6)]
+    assert list(frame["status"][:5]) == ["ok"] * 5
+    assert "missing.wav" in frame["status"][5]
+    ok = frame[frame["status"] == "ok"]
+    for model in ("speech", "text", "ensemble"):
+        assert set(ok[f"{model}_label"]) <= set(LABELS)
+    agree = (ok["speech_label"] == ok["text_label"]) & (ok["text_label"] == ok["ensemble_label"])
+    assert list(ok["agree"]) == list(agree)
+
+    table, matrices = C.metrics(frame)
+    by_model = table.set_index("model")
+    # The all-neutral baseline on the 5 analysed rows: 3 of 5 are neutral.
+    assert by_model.loc[C.BASELINE, "n"] == 5
+    assert by_model.loc[C.BASELINE, "accuracy"] == pytest.approx(0.6)
+    assert by_model.loc[C.BASELINE, "macro_f1"] == pytest.approx(
+        f1_score(["neutral"] * 3 + ["happy"] * 2, ["neutral"] * 5, average="macro", zero_division=0), abs=1e-4)
+    assert by_model.loc[C.BASELINE, "unweighted_accuracy"] == pytest.approx(0.5)
+    for model in ("speech", "text", "ensemble"):
+        correct = (ok["true"] == ok[f"{model}_label"]).mean()
+        assert by_model.loc[model, "accuracy"] == pytest.approx(correct, abs=1e-4)
+        assert matrices[model].sum() == 5
+        assert np.trace(matrices[model]) == int((ok["true"] == ok[f"{model}_label"]).sum())
+    assert matrices[C.BASELINE][:, LABELS.index("neutral")].sum() == 5
+
+    styled = C.styled_table(frame).to_html()
+    assert "#e3f4e1" in styled or "#fff4d6" in styled
+    assert "#fde2e1" in styled  # the error row
+
+
+def test_compare_refuses_too_many_and_nothing(running_app, app_settings):
+    from emoens.ui import compare as C
+    from emoens.ui.config import UIError
+
+    with pytest.raises(UIError, match="nothing to compare"):
+        C.run_compare(running_app.recognizer, [], app_settings)
+    items = [C.Item(name=f"x{i}", audio="x.wav") for i in range(app_settings.max_compare + 1)]
+    with pytest.raises(UIError, match="at most 20"):
+        C.run_compare(running_app.recognizer, items, app_settings)
+
+
+# --------------------------------------------------------------------------- Explore
+
+
+@pytest.fixture(scope="module")
+def explore_frame(tmp_path_factory):
+    from emoens.manifest import write_manifest
+
+    from emoens.ui.compare import read_manifest_frame
+
+    spec = [  # corpus, split, label, label_raw, duration, valence
+        ("kemdy19", "train", "neutral", "neutral", 2.0, 3.0),
+        ("kemdy19", "train", "neutral", "neutral;happy", 3.0, 3.2),
+        ("kemdy19", "train", "happy", "happy", 4.0, 4.5),
+        ("kemdy19", "test", "angry", "angry", 1.5, 1.5),
+        ("kemdy20", "train", "neutral", "neutral", 2.5, 3.1),
+        ("kemdy20", "train", "sad", "sad;neutral", 5.0, 2.0),
+        ("kemdy20", "train", "", "", 1.0, None),
+    ]
+    rows = [{"utt_id": f"e{i}", "corpus": c, "split": s, "label": lb, "label_raw": raw, "duration": d,
+             "valence": v, "audio_path": f"wav/e{i}.wav", "text": f"문장 {i}"}
+            for i, (c, s, lb, raw, d, v) in enumerate(spec)]
+    path = tmp_path_factory.mktemp("explore") / "manifest.csv"
+    write_manifest(pd.DataFrame(rows), path)
+    return read_manifest_frame(path)
+
+
+def test_explore_counts_ties_filters_and_listing(explore_frame):
+    from emoens.ui import explore as E
+
+    counts = E.class_counts(explore_frame)
+    assert list(counts.index) == list(LABELS)
+    assert counts.loc["neutral", "kemdy19 · train"] == 2
+    assert counts.loc["neutral", "kemdy20 · train"] == 1
+    assert counts.loc["angry", "kemdy19 · test"] == 1
+    assert counts["total"].sum() == 6  # the unlabelled row is not counted
+    fig = E.distribution_figure(counts)
+    assert sum(sum(t.y) for t in fig.data) == 6
+
+    ties = E.ties_table(explore_frame).set_index("group")
+    assert ties.loc["kemdy19 · train", "ties"] == 1 and ties.loc["kemdy19 · train", "utterances"] == 3
+    assert ties.loc["kemdy20 · train", "tie_share"] == pytest.approx(1 / 3, abs=1e-4)
+
+    only20 = E.apply_filters(explore_frame, {"corpus": ["kemdy20"], "split": []})
+    assert set(only20["corpus"]) == {"kemdy20"} and len(only20) == 3
+    assert E.class_counts(only20)["total"].sum() == 2
+
+    listing = E.utterances_of(explore_frame, "neutral")
+    assert list(listing["utt_id"]) == ["e0", "e1", "e4"]
+    assert not listing["on_disk"].any()
+    assert E.label_from_cell("중립 neutral") == "neutral"
+
+    durations = E.duration_figure(explore_frame)
+    assert sum(len(t.x) for t in durations.data) == 7
+    va = E.valence_arousal_figure(explore_frame)
+    happy = [lb.split("<br>")[1] for lb in va.data[0].x].index("happy")
+    assert va.data[0].y[happy] == pytest.approx(4.5)
+
+
+# --------------------------------------------------------------------------- Model tab, settings, app.py
+
+
+def test_model_tab_shows_the_bundles_members_and_weights(running_app, app_bundle_dir):
+    from emoens.ui import model as M
+
+    directory = M.bundle_dir(running_app.recognizer, str(app_bundle_dir))
+    spec, card = M.read_bundle(directory)
+    on_disk = json.loads((app_bundle_dir / "bundle.json").read_text(encoding="utf-8"))
+    table = M.members_table(spec)
+    assert list(table["member"]) == [m["name"] for m in on_disk["members"]]
+    assert list(table["weight"]) == [float(m.get("weight", 0)) for m in on_disk["members"]]
+    assert table["share"].sum() == pytest.approx(1.0, abs=1e-3)
+    if (app_bundle_dir / "MODEL_CARD.md").is_file():
+        assert card == (app_bundle_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
+
+
+def test_settings_and_launch_kwargs_from_the_environment(monkeypatch):
+    from emoens.ui import launch_kwargs
+    from emoens.ui.config import Settings, UIError
+
+    monkeypatch.setenv("EMOENS_MAX_UPLOAD_MB", "3")
+    monkeypatch.setenv("EMOENS_MAX_AUDIO_SECONDS", "45")
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    settings = Settings.from_env()
+    assert settings.max_upload_mb == 3 and settings.max_audio_seconds == 45
+    kwargs = launch_kwargs(settings)
+    assert kwargs["server_name"] == "0.0.0.0" and kwargs["server_port"] == 7999
+    assert kwargs["max_file_size"] == 3 * 1024 * 1024
+    monkeypatch.delenv("GRADIO_SERVER_NAME")
+    monkeypatch.delenv("GRADIO_SERVER_PORT")
+    assert launch_kwargs(settings)["server_name"] == "127.0.0.1"
+    assert launch_kwargs(settings)["server_port"] == 7860
+    monkeypatch.setenv("EMOENS_MAX_UPLOAD_MB", "lots")
+    with pytest.raises(UIError, match="EMOENS_MAX_UPLOAD_MB"):
+        Settings.from_env()
+
+
+def test_app_py_serves_the_page(app_bundle_dir):
+    import httpx
+
+    from tests.fixtures.app import free_port
+
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), EMOENS_BUNDLE=str(app_bundle_dir))
+    env.pop("GRADIO_SERVER_NAME", None)
+    env.pop("GRADIO_ANALYTICS_ENABLED", None)
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                if page.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.5)
+        assert page.status_code == 200 and "emoens" in page.text
+        config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=5).json()
+        assert config.get("analytics_enabled") is False
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
