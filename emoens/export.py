@@ -166,9 +166,13 @@ class OnnxSpeechMember(_OnnxMember):
             x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
         return np.ascontiguousarray(x, dtype=np.float32)[None, :]
 
-    def predict_proba(self, waveforms: Sequence[np.ndarray]) -> np.ndarray:
+    def predict_proba(self, waveforms: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
         """(n, 7) probabilities in canonical label order for n float32 16 kHz waveforms."""
         rows = []
+        if progress:
+            from tqdm.auto import tqdm
+
+            waveforms = tqdm(waveforms, desc="speech", unit="clip")
         for waveform in waveforms:
             feed = {self.input_names[0]: self.features(waveform)}
             rows.append(self.session.run(None, feed)[0][0])
@@ -301,13 +305,21 @@ class OnnxTextMember(_OnnxMember):
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         return {name: feed[name] for name in self.input_names}
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, 7) probabilities in canonical label order for n texts."""
+    def predict_proba(self, texts: Sequence[str], progress: bool = False,
+                      batch_size: int = 32) -> np.ndarray:
+        """(n, 7) probabilities in canonical label order for n texts (batches of ``batch_size``)."""
         if isinstance(texts, str):
             raise ExportError("predict_proba expects a list of texts, got one str")
-        if len(texts) == 0:
+        texts = list(texts)
+        if not texts:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
-        return self._proba(self.session.run(None, self.inputs(texts))[0])
+        starts = range(0, len(texts), batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="text", unit="batch")
+        return np.vstack([self._proba(self.session.run(None, self.inputs(texts[i:i + batch_size]))[0])
+                          for i in starts])
 
 
 def load_onnx_speech_member(path: Path, threads: int | None = None, max_seconds: float | None = None,
