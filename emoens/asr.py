@@ -242,3 +242,30 @@ def make_asr(backend: str | None = "faster-whisper", **options: Any):
     if backend not in _CLASSES:
         raise ASRError(f"unknown ASR back-end {backend!r}: choose one of {', '.join(BACKENDS)}")
     return _CLASSES[backend](**options)
+
+
+
+def normalize_for_cer(text: str) -> str:
+    """Text as scored by :func:`character_error_rate`: lower case, without spaces and punctuation
+    (Korean spacing and punctuation vary between transcribers; the characters are what count)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", str(text)).lower()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def character_error_rate(references: str | list[str], hypotheses: str | list[str]) -> float:
+    """Corpus CER (jiwer: total character edits / total reference characters) after
+    :func:`normalize_for_cer`; pairs whose normalised reference is empty are skipped."""
+    import jiwer
+
+    refs = [references] if isinstance(references, str) else list(references)
+    hyps = [hypotheses] if isinstance(hypotheses, str) else list(hypotheses)
+    if len(refs) != len(hyps):
+        raise ASRError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    pairs = [(normalize_for_cer(r), normalize_for_cer(h)) for r, h in zip(refs, hyps)]
+    pairs = [(r, h) for r, h in pairs if r]
+    if not pairs:
+        raise ASRError("no non-empty reference transcript to score")
+    # jiwer needs non-empty hypotheses; a single space scores as all deletions
+    return float(jiwer.cer([r for r, _ in pairs], [h or " " for _, h in pairs]))

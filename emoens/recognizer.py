@@ -22,6 +22,13 @@ is classified (in batches of ``batch_size`` windows, so a 10-minute file never s
 non-silent windows. The transcript (given or from ASR over the whole file) is classified once and
 fused with every window. Short audio has an empty timeline.
 
+Shared Whisper encoding: when a ``whisper-head`` speech member was trained on padded (30-s)
+encoder input (its config says ``"padded_input": true``) and the ASR is faster-whisper on the
+shared Whisper-base model, a short clip is encoded once (``whisper.encode(samples, pad=True)``)
+and that output feeds both the member (``predict_proba_from_encoding``) and the decoder
+(``FasterWhisperASR.transcribe(samples, encoder_output=…)``). A head trained on unpadded input
+keeps its own cheap unpadded pass: Whisper's decoder needs the padded encoding.
+
 This module imports neither torch nor transformers: members import what they need when loaded.
 """
 
@@ -280,29 +287,60 @@ class EmotionRecognizer:
         return window_bounds(n, window_seconds=self.window_seconds, hop_seconds=self.hop_seconds,
                              single_pass_max_seconds=self.single_pass_max_seconds)
 
-    def _speech_probas(self, windows: list[np.ndarray], timing: dict,
-                       progress: bool) -> dict[str, np.ndarray]:
-        """Every speech member on every window, ``batch_size`` windows per call."""
+    @staticmethod
+    def _shares_encoder(member) -> bool:
+        """A whisper-head trained on padded (30-s) encoder input can reuse the ASR's encoding."""
+        config = getattr(member, "config", None) or {}
+        return (getattr(member, "kind", "") == "whisper-head"
+                and callable(getattr(member, "predict_proba_from_encoding", None))
+                and config.get("padded_input") is True)
+
+    def _shared_asr(self, transcribe: bool | None):
+        """The faster-whisper back-end when it runs the shared Whisper-base model, else None."""
+        if transcribe is False or not any(self._shares_encoder(m) for m in self.members.values()):
+            return None
+        try:
+            backend = self.asr()
+        except EmoensError:
+            return None
+        from emoens.asr import FasterWhisperASR
+
+        if isinstance(backend, FasterWhisperASR) and backend.model_dir is None:
+            return backend
+        return None
+
+    def _speech_probas(self, windows: list[np.ndarray], timing: dict, progress: bool,
+                       encoded: Mapping[int, Any]) -> dict[str, np.ndarray]:
+        """Every speech member on every window, ``batch_size`` windows per call.
+
+        ``encoded``: ``{window index: padded Whisper encoding}`` already computed for the ASR;
+        members that can use it do, instead of encoding those windows again.
+        """
         out = {}
         t0 = time.perf_counter()
         for member_name, member in self.members.items():
             if member.modality != "speech":
                 continue
-            rows = []
-            steps = range(0, len(windows), self.batch_size)
-            if progress and len(windows) > self.batch_size:
+            result = np.zeros((len(windows), len(LABELS)))
+            reuse = encoded if self._shares_encoder(member) else {}
+            for k, enc in reuse.items():
+                result[k] = member.predict_proba_from_encoding(enc, len(windows[k]))[0]
+            todo = [k for k in range(len(windows)) if k not in reuse]
+            steps = range(0, len(todo), self.batch_size)
+            if progress and len(todo) > self.batch_size:
                 from tqdm.auto import tqdm
 
                 steps = tqdm(steps, desc=f"speech:{member_name}", unit="batch")
             for s in steps:
-                rows.append(np.asarray(member.predict_proba(windows[s:s + self.batch_size]),
-                                       dtype=np.float64))
-            out[member_name] = np.concatenate(rows, axis=0)
+                idx = todo[s:s + self.batch_size]
+                result[idx] = np.asarray(member.predict_proba([windows[k] for k in idx]),
+                                         dtype=np.float64)
+            out[member_name] = result
         timing["speech"] += time.perf_counter() - t0
         return out
 
     def _transcribe(self, samples: np.ndarray, name: str, transcribe: bool | None,
-                    warnings: list[str], timing: dict):
+                    warnings: list[str], timing: dict, encoder_output=None):
         if transcribe is False:
             return None
         try:
@@ -321,7 +359,10 @@ class EmotionRecognizer:
             return None
         t0 = time.perf_counter()
         try:
-            result = backend.transcribe(samples, name=name)
+            if encoder_output is not None:
+                result = backend.transcribe(samples, encoder_output=encoder_output, name=name)
+            else:
+                result = backend.transcribe(samples, name=name)
         except EmoensError as exc:
             if transcribe:
                 raise
@@ -343,7 +384,22 @@ class EmotionRecognizer:
                 owners.append(j)
                 bounds.append((start, end))
         owners_arr = np.asarray(owners)
-        speech = self._speech_probas(flat, timing, progress)
+        # One Whisper encoder pass per clip when a whisper-head member and the ASR can share it:
+        # short (single-window), non-silent clips that will be transcribed.
+        encoded: dict[int, Any] = {}
+        shared_asr = self._shared_asr(transcribe)
+        if shared_asr is not None:
+            from emoens.models import whisper
+
+            t0 = time.perf_counter()
+            for j, (_, samples, text, _) in enumerate(jobs):
+                windows_of_job = np.flatnonzero(owners_arr == j)
+                if (text is None and len(windows_of_job) == 1 and samples.size <= 30 * SAMPLE_RATE
+                        and not is_silent(samples)):
+                    encoded[int(windows_of_job[0])] = whisper.encode(samples, pad=True)
+            timing["speech"] += time.perf_counter() - t0
+        speech = self._speech_probas(flat, timing, progress, encoded)
+        job_encoding = {owners[k]: enc for k, enc in encoded.items()}
 
         # 2. transcripts (given or ASR), then text members in one batch
         per_job = []
@@ -357,7 +413,8 @@ class EmotionRecognizer:
             if text is not None:
                 transcript, source = str(text).strip(), "given"
             elif not silent:
-                result = self._transcribe(samples, name, transcribe, warnings, timing)
+                result = self._transcribe(samples, name, transcribe, warnings, timing,
+                                          job_encoding.get(j))
                 if result is not None:
                     segments = result.segments
                     if result.text.strip():
