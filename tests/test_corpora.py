@@ -85,15 +85,14 @@ def test_aihub_missing_columns_are_named(tmp_path):
     message = str(err.value)
     assert "could not find the transcript, label column(s)" in message
     assert "4차년도.csv" in message and "its columns are 파일명, 감정세기" in message
+    (tmp_path / "empty").mkdir()
     with pytest.raises(CorpusError, match="no .csv file found"):
-        list(read_aihub(tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path))
+        list(read_aihub(tmp_path / "empty"))
 
 
 def test_aihub_other_year_columns(tmp_path):
-    import soundfile as sf_
-
-    sf_.write(str(tmp_path / "wav" / "a1.wav") if (tmp_path / "wav").mkdir() is None else "",
-              np.zeros(800, dtype=np.float32) + 0.1, 16000)
+    (tmp_path / "wav").mkdir()
+    sf.write(str(tmp_path / "wav" / "a1.wav"), np.zeros(800, dtype=np.float32) + 0.1, 16000)
     _write_csv(tmp_path / "4차년도.csv", [["wav_name", "text", "emotion"], ["a1.wav", "안녕 b/", "행복"]])
     rows = [r for r in read_aihub(tmp_path) if not isinstance(r, Skipped)]
     assert [(r["utt_id"], r["label_raw"], r["text"]) for r in rows] == [("a1", "행복", "안녕")]
