@@ -130,9 +130,9 @@ def ties_table(frame: pd.DataFrame) -> pd.DataFrame:
 def summary_markdown(frame: pd.DataFrame, source: str) -> str:
     """One line: how many utterances, labelled, hours of audio."""
     labelled = int((_column(frame, "label") != "").sum())
-    hours = pd.to_numeric(frame.get("duration", pd.Series(dtype=float)), errors="coerce").sum() / 3600
-    return (f"**{source}**: {len(frame)} utterances, {labelled} labelled, "
-            f"{hours:.2f} h of audio")
+    seconds = float(pd.to_numeric(frame.get("duration", pd.Series(dtype=float)), errors="coerce").sum())
+    amount = f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+    return f"**{source}**: {len(frame)} utterances, {labelled} labelled, {amount} of audio"
 
 
 def utterances_of(frame: pd.DataFrame, label: str) -> pd.DataFrame:
