@@ -128,10 +128,10 @@ def stats_figures(stats: dict) -> dict:
     ticks = [f"{lab} {LABELS_KO.get(lab, '')}".strip() for lab in labels]
     classes = go.Figure()
     for corpus, by_split in stats["counts"].items():
-        if corpus == "all" and len(stats["counts"]) > 2:
+        if corpus == "all":  # the sum of the bars already shown
             continue
         for split, per_label in by_split.items():
-            if split == "all" and len(by_split) > 2:
+            if split == "all":
                 continue
             classes.add_trace(go.Bar(name=f"{corpus} / {split}", x=ticks,
                                      y=[per_label[lab] for lab in labels]))
@@ -142,7 +142,7 @@ def stats_figures(stats: dict) -> dict:
     centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
     duration = go.Figure()
     for corpus, hist in stats["duration"]["histogram"].items():
-        if corpus == "all" and len(stats["duration"]["histogram"]) > 2:
+        if corpus == "all":
             continue
         duration.add_trace(go.Bar(name=corpus, x=centers, y=hist, width=1.0, opacity=0.7))
     duration.update_layout(title=f"Utterance duration (1-s bins; last bin: {edges[-1] - 1} s and longer)",
