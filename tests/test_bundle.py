@@ -104,3 +104,29 @@ def test_member_path_cannot_escape(tmp_path):
     (bundle.root / "bundle.json").write_text(json.dumps(config))
     with pytest.raises(BundleError, match="inside the bundle"):
         load_bundle(bundle.root)
+
+
+def test_bundle_command_names_members_like_the_fusion(tmp_path, capsys):
+    from emoens.cli import main
+
+    speech = _member_dir(tmp_path / "src" / "checkpoint-final", "model.safetensors")
+    text = _member_dir(tmp_path / "src" / "bert", "model.safetensors")
+    fusion = tmp_path / "f.json"
+    fusion_mod.write_fusion(fusion, fusion_mod.weighted_fusion({"w2v": "speech", "bert": "text"},
+                                                               {"w2v": 0.6, "bert": 0.4}))
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"macro_f1": 0.42}))
+    out = tmp_path / "B"
+    code = main(["bundle", "--speech", f"w2v={speech}", "--text", str(text), "--fusion", str(fusion),
+                 "--metrics", str(metrics), "--asr", "none", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    bundle = load_bundle(out)
+    assert {m.name: (m.kind, m.weight) for m in bundle.members} == {
+        "w2v": ("hf-speech", 0.6), "bert": ("hf-text", 0.4)}
+    assert bundle.config["metrics"] == {"macro_f1": 0.42} and bundle.asr == {"backend": "none"}
+    assert "0.42" in (out / "MODEL_CARD.md").read_text()
+    capsys.readouterr()
+    # an undetectable member kind is a clear error
+    (tmp_path / "odd").mkdir()
+    assert main(["bundle", "--speech", str(tmp_path / "odd"), "--out", str(tmp_path / "C")]) == 1
+    assert "cannot tell what kind" in capsys.readouterr().err

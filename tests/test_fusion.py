@@ -137,3 +137,49 @@ def test_prediction_files_join_on_utt_id(tmp_path):
     (tmp_path / "bad.csv").write_text("utt_id,angry\nu1,1\n")
     with pytest.raises(FusionError, match="bad.csv"):
         fusion.read_predictions(tmp_path / "bad.csv")
+
+
+def _write_member_predictions(tmp_path):
+    """Validation rows where the speech file is informative and the text file is noise."""
+    from emoens.manifest import write_manifest
+
+    y, probas = _synthetic_validation(n=60)
+    ids = [f"u{i}" for i in range(len(y))]
+    paths = {}
+    for name, mat in (("w2v_speech", probas["good"]), ("kobert_text", probas["noise"])):
+        frame = pd.DataFrame(mat, columns=LABELS)
+        frame.insert(0, "utt_id", ids)
+        paths[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(paths[name], index=False)
+    splits = ["valid"] * 40 + ["test"] * 20
+    manifest = pd.DataFrame({"utt_id": ids, "corpus": "t", "audio_path": [f"{u}.wav" for u in ids],
+                             "label": [LABELS[c] for c in y], "split": splits})
+    write_manifest(manifest, tmp_path / "m.csv")
+    return paths, tmp_path / "m.csv"
+
+
+def test_fuse_command_fixed_fit_stack(tmp_path, capsys):
+    from emoens.cli import main
+
+    paths, manifest = _write_member_predictions(tmp_path)
+    preds = [str(paths["w2v_speech"]), str(paths["kobert_text"])]
+    out = tmp_path / "fixed.json"
+    assert main(["fuse", "--predictions", *preds, "--weights", "1/3", "2/3", "--out", str(out)]) == 0
+    fixed = fusion.read_fusion(out)
+    assert fusion.member_weights(fixed) == pytest.approx({"w2v_speech": 1 / 3, "kobert_text": 2 / 3})
+    assert fusion.member_modalities(fixed) == {"w2v_speech": "speech", "kobert_text": "text"}
+    out = tmp_path / "fit.json"
+    assert main(["fuse", "--predictions", *preds, "--manifest", str(manifest), "--method", "fit",
+                 "--step", "0.1", "--out", str(out)]) == 0
+    fitted = fusion.read_fusion(out)
+    assert fitted["fitted_on"]["rows"] == 40 and fitted["fitted_on"]["split"] == "valid"
+    assert fusion.member_weights(fitted)["w2v_speech"] > 0.5
+    out = tmp_path / "stack.json"
+    assert main(["fuse", "--predictions", *preds, "--manifest", str(manifest), "--method", "stack",
+                 "--out", str(out)]) == 0
+    assert fusion.read_fusion(out)["method"] == "stack"
+    capsys.readouterr()
+    assert main(["fuse", "--predictions", *preds, "--manifest", str(manifest), "--method", "fit",
+                 "--split", "test", "--out", str(tmp_path / "no.json")]) == 1
+    assert "refusing to fit" in capsys.readouterr().err
+    assert not (tmp_path / "no.json").exists()
