@@ -130,23 +130,26 @@ def ensure_hf(kind: str, arch: str) -> Path:
     return out
 
 
-def ensure_onnx(kind: str, arch: str, quantize: str | None = "int8") -> Path:
-    """The emoens ONNX export of :func:`ensure_hf`'s model (cached)."""
-    from emoens.export import export_speech_member, export_text_member
+def ensure_bundle(speech_arch: str, text_arch: str) -> tuple[Path, Path]:
+    """An hf bundle of the two models and its ``emoens export --quantize int8`` (both cached)."""
+    from emoens.bundle import MemberSpec, build_bundle
+    from emoens.export import export_bundle
     from emoens.files import write_text
 
-    src = ensure_hf(kind, arch)
-    out = CACHE / "onnx" / f"{kind}-{arch}-{quantize or 'fp32'}"
-    stamp = _stamp({"src": (src / "STAMP").read_text(), "q": quantize, "export": 1})
-    if (out / "STAMP").is_file() and (out / "STAMP").read_text() == stamp:
-        return out
-    import shutil
-
-    log(f"exporting {src.name} to ONNX ({quantize or 'fp32'}) in {out}")
-    shutil.rmtree(out, ignore_errors=True)
-    (export_speech_member if kind == "speech" else export_text_member)(src, out, quantize)
-    write_text(out / "STAMP", stamp)
-    return out
+    speech, text = ensure_hf("speech", speech_arch), ensure_hf("text", text_arch)
+    name = f"{speech_arch}-{text_arch}"
+    hf, fast = CACHE / "bundles" / f"hf-{name}", CACHE / "bundles" / f"onnx-int8-{name}"
+    stamp = _stamp({"speech": (speech / "STAMP").read_text(), "text": (text / "STAMP").read_text(),
+                    "export": 1})
+    if (fast / "STAMP").is_file() and (fast / "STAMP").read_text() == stamp:
+        return hf, fast
+    log(f"building bundle {hf} and exporting it to {fast}")
+    build_bundle(hf, [(MemberSpec("speech", "hf-speech", "speech", "speech", 0.5), speech),
+                      (MemberSpec("text", "hf-text", "text", "text", 0.5), text)],
+                 name=f"bench-{name}", asr={"backend": "none"}, overwrite=True)
+    export_bundle(hf, fast, quantize="int8", overwrite=True, log=log)
+    write_text(fast / "STAMP", stamp)
+    return hf, fast
 
 
 def make_clip(seconds: float, seed: int = 0) -> np.ndarray:
@@ -199,23 +202,22 @@ class Naive:
 
 
 class Fast:
-    """emoens' ONNX Runtime members (int8), loaded once; soft voting of the two."""
+    """emoens' product path: ``EmotionRecognizer`` on the exported int8 ONNX bundle (no torch),
+    loaded once; one ``analyze`` per request (fusion and result dict included)."""
 
     name = "fast"
 
-    def __init__(self, speech_dir: Path, text_dir: Path):
-        from emoens.models import load_member
+    def __init__(self, bundle: Path):
+        from emoens.recognizer import EmotionRecognizer
 
-        self.speech = load_member("onnx-speech", speech_dir)
-        self.text = load_member("onnx-text", text_dir)
+        self.recognizer = EmotionRecognizer.from_bundle(bundle, asr="none")
+        self.speech = self.recognizer.members["speech"]
 
     def speech_only(self, wave: np.ndarray):
         return self.speech.predict_proba([wave])
 
     def __call__(self, wave: np.ndarray, text: str):
-        p = self.speech.predict_proba([wave])
-        q = self.text.predict_proba([text])
-        return 0.5 * (p + q)
+        return self.recognizer.analyze((SR, wave), text=text, transcribe=False)
 
 
 def timed(fn, *args) -> float:
@@ -258,7 +260,7 @@ def child(args) -> int:
     if args.child == "naive":
         runner = Naive(Path(paths["speech_hf"]), Path(paths["text_hf"]))
     else:
-        runner = Fast(Path(paths["speech_onnx"]), Path(paths["text_onnx"]))
+        runner = Fast(Path(paths["bundle_onnx"]))
     loaded = time.time() - spawn
     runner(wave, text)
     first = time.time() - spawn
@@ -337,11 +339,11 @@ def markdown(res: dict) -> str:
         "process, naive and fast alternating; models have random weights built from configs "
         f"({res['models']}). Load average before/after: {res['load_before']} / {res['load_after']}.",
         "",
-        "| path (base-sized models) | median ms | p90 ms | requests | cold start s | peak RSS MB | imports torch |",
+        f"| path ({res['size']}) | median ms | p90 ms | requests | cold start s | peak RSS MB | imports torch |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, title in (("naive", "naive: 2 transformers pipelines, fp32"),
-                        ("fast", "emoens fast path: ONNX Runtime, int8")):
+                        ("fast", "emoens fast path: EmotionRecognizer on the int8 ONNX bundle")):
         lat, proc = b["latency"][name], b["process"].get(name, {})
         lines.append(f"| {title} | {lat['median_ms']} | {lat['p90_ms']} | {lat['n']} | "
                      f"{proc.get('first_result_s', '–')} | {proc.get('peak_rss_mb', '–')} | "
@@ -361,7 +363,7 @@ def markdown(res: dict) -> str:
                          f"{proc.get('first_result_s', '–')} | {proc.get('peak_rss_mb', '–')} |")
         lines += ["", f"Speed-up (large): {lg['speedup']:.2f}×.", ""]
     if "lengths" in res:
-        lines += ["Speech model alone (base-sized) against audio length:", "",
+        lines += [f"Speech model alone ({res['size']}) against audio length:", "",
                   "| audio s | naive median ms | fast median ms | speed-up |", "|---|---|---|---|"]
         for row in res["lengths"]:
             lines.append(f"| {row['seconds']} | {row['naive']['median_ms']} | {row['fast']['median_ms']} | "
@@ -370,7 +372,7 @@ def markdown(res: dict) -> str:
     acc = res.get("accuracy")
     if acc and "skipped" not in acc:
         lines += [f"Accuracy guard: int8 ONNX vs fp32 torch on {acc['clips']} real KEMDy20 clips "
-                  f"({acc['audio_seconds']} s of audio), base-sized random-weight models:", "",
+                  f"({acc['audio_seconds']} s of audio), {res['size']}, random weights:", "",
                   "| output | largest probability difference | label agreement | median fp32 top-2 margin |",
                   "|---|---|---|---|"]
         for name in ("speech", "text", "ensemble"):
@@ -407,8 +409,9 @@ def main(argv=None) -> int:
     load_before = [round(x, 2) for x in os.getloadavg()]
     machine = machine_info()
 
+    _, bundle = ensure_bundle(speech_arch, text_arch)
     paths = {"speech_hf": ensure_hf("speech", speech_arch), "text_hf": ensure_hf("text", text_arch),
-             "speech_onnx": ensure_onnx("speech", speech_arch), "text_onnx": ensure_onnx("text", text_arch)}
+             "bundle_onnx": bundle, "speech_onnx": bundle / "speech", "text_onnx": bundle / "text"}
     tok_dir = paths["text_onnx"]
     transcripts = make_transcripts(max(requests, 10) + warmup + 8, tok_dir)
     clips = [make_clip(CLIP_SECONDS, seed=i) for i in range(8)]
@@ -419,9 +422,10 @@ def main(argv=None) -> int:
     res: dict = {"quick": quick, "targets": TARGETS, "load_before": load_before,
                  "models": f"speech {speech_arch}, text {text_arch}" + ("" if quick else
                            " = wav2vec2-base and BERT-base with vocab 8002"),
+                 "size": "tiny models (smoke test)" if quick else "base-sized models",
                  "request": {"clip_seconds": CLIP_SECONDS, "tokens": TOKENS}}
     naive = Naive(paths["speech_hf"], paths["text_hf"])
-    fast = Fast(paths["speech_onnx"], paths["text_onnx"])
+    fast = Fast(paths["bundle_onnx"])
     latency = alternate([naive, fast], request_args, requests, warmup, "base request")
     res["base"] = {"latency": latency,
                    "speedup": latency["naive"]["median_ms"] / latency["fast"]["median_ms"]}
@@ -444,9 +448,10 @@ def main(argv=None) -> int:
                                      paths["text_onnx"], args.accuracy_clips or (5 if quick else 60))
 
     if not quick and not args.no_large:
-        large = dict(paths, speech_hf=ensure_hf("speech", "large"), speech_onnx=ensure_onnx("speech", "large"))
+        _, large_bundle = ensure_bundle("large", text_arch)
+        large = dict(paths, speech_hf=ensure_hf("speech", "large"), bundle_onnx=large_bundle)
         naive = Naive(large["speech_hf"], large["text_hf"])
-        fast = Fast(large["speech_onnx"], large["text_onnx"])
+        fast = Fast(large_bundle)
         n_large = max(10, requests // 3)
         lat = alternate([naive, fast], request_args, n_large, 2, "large request")
         del naive, fast
