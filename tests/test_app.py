@@ -288,7 +288,8 @@ def explore_frame(tmp_path_factory):
 def test_explore_counts_ties_filters_and_listing(explore_frame):
     from emoens.ui import explore as E
 
-    counts = E.class_counts(explore_frame)
+    stats = E.stats_of(explore_frame, "toy")
+    counts = E.class_counts(stats)
     assert list(counts.index) == list(LABELS)
     assert counts.loc["neutral", "kemdy19 · train"] == 2
     assert counts.loc["neutral", "kemdy20 · train"] == 1
@@ -296,25 +297,43 @@ def test_explore_counts_ties_filters_and_listing(explore_frame):
     assert counts["total"].sum() == 6  # the unlabelled row is not counted
     fig = E.distribution_figure(counts)
     assert sum(sum(t.y) for t in fig.data) == 6
+    assert "7 utterances, 6 labelled" in E.summary_markdown(stats, "toy")
 
-    ties = E.ties_table(explore_frame).set_index("group")
-    assert ties.loc["kemdy19 · train", "ties"] == 1 and ties.loc["kemdy19 · train", "utterances"] == 3
-    assert ties.loc["kemdy20 · train", "tie_share"] == pytest.approx(1 / 3, abs=1e-4)
+    ties = E.ties_table(stats).set_index("corpus")
+    assert ties.loc["kemdy19", "ties"] == 1 and ties.loc["kemdy20", "ties"] == 1
+    assert ties.loc["all", "tie_share"] == pytest.approx(2 / 7, abs=1e-4)
 
+    choices = E.filter_choices(explore_frame)
+    assert choices["corpus"] == ["kemdy19", "kemdy20"] and choices["split"] == ["test", "train"]
     only20 = E.apply_filters(explore_frame, {"corpus": ["kemdy20"], "split": []})
     assert set(only20["corpus"]) == {"kemdy20"} and len(only20) == 3
-    assert E.class_counts(only20)["total"].sum() == 2
+    assert E.class_counts(E.stats_of(only20))["total"].sum() == 2
+    assert list(E.class_counts(stats, splits=["test"]).columns) == ["kemdy19 · test", "total"]
 
     listing = E.utterances_of(explore_frame, "neutral")
     assert list(listing["utt_id"]) == ["e0", "e1", "e4"]
     assert not listing["on_disk"].any()
     assert E.label_from_cell("중립 neutral") == "neutral"
 
-    durations = E.duration_figure(explore_frame)
-    assert sum(len(t.x) for t in durations.data) == 7
-    va = E.valence_arousal_figure(explore_frame)
+    durations = E.duration_figure(stats)
+    assert sum(sum(t.y) for t in durations.data) == 7
+    va = E.valence_arousal_figure(stats)
     happy = [lb.split("<br>")[1] for lb in va.data[0].x].index("happy")
     assert va.data[0].y[happy] == pytest.approx(4.5)
+
+
+def test_explore_reads_bundled_statistics(tmp_path, explore_frame):
+    from emoens.files import write_json
+    from emoens.ui import explore as E
+    from emoens.ui.config import UIError
+
+    write_json(tmp_path / "train.json", E.stats_of(explore_frame, "toy"))
+    stats = E.read_stats(tmp_path / "train.json")
+    assert E.filter_choices(None, stats)["corpus"] == ["kemdy19", "kemdy20"]
+    assert E.class_counts(stats, corpora=["kemdy19"])["total"].tolist() == [1, 0, 0, 1, 2, 0, 0]
+    write_json(tmp_path / "other.json", {"format": "something-else"})
+    with pytest.raises(UIError, match="other.json"):
+        E.read_stats(tmp_path / "other.json")
 
 
 # --------------------------------------------------------------------------- Model tab, settings, app.py

@@ -169,40 +169,55 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
                 gr.update(value=str(csv_path), visible=True))
 
     # ------------------------------------------------------------------ handlers: Explore
-    def explore_outputs(frame: pd.DataFrame, source: str, selected: dict):
-        shown = E.apply_filters(frame, selected)
-        counts = E.class_counts(shown)
-        return (E.summary_markdown(shown, source), E.distribution_figure(counts), E.counts_display(counts),
-                E.duration_figure(shown), E.valence_arousal_figure(shown), E.ties_table(shown))
+    def explore_outputs(state: dict, selected: dict):
+        frame, source = state.get("frame"), state["source"]
+        if frame is not None:
+            stats = E.stats_of(E.apply_filters(frame, selected), source)
+            counts, durations_fig = E.class_counts(stats), E.duration_figure(stats)
+        else:
+            stats = state["stats"]
+            counts = E.class_counts(stats, selected.get("corpus"), selected.get("split"))
+            durations_fig = E.duration_figure(stats, selected.get("corpus"))
+        return (E.summary_markdown(stats, source), E.distribution_figure(counts), E.counts_display(counts),
+                durations_fig, E.valence_arousal_figure(stats), E.ties_table(stats))
+
+    def load_explore_state(choice, path, upload) -> dict:
+        if upload:
+            return {"frame": C.read_manifest_frame(upload), "source": Path(upload).name}
+        if path and path.strip():
+            if not settings.local_paths:
+                raise UIError("manifest paths on the server are disabled here (EMOENS_LOCAL_PATHS=0): "
+                              "upload the manifest instead")
+            return {"frame": C.read_manifest_frame(path.strip()), "source": Path(path.strip()).name}
+        chosen = [f for f in stats_files if f.name == choice]
+        if chosen:
+            return {"frame": None, "stats": E.read_stats(chosen[0]), "source": f"{chosen[0].name} (bundled)"}
+        raise UIError("give a manifest (its path or an upload), or pick bundled statistics")
 
     def ui_explore_load(choice, path, upload):
         try:
-            frame, source = load_explore_frame(choice, path, upload)
+            state = load_explore_state(choice, path, upload)
+            outputs = explore_outputs(state, {})
         except Exception as exc:  # noqa: BLE001
             message = _message(exc)
             gr.Warning(message)
-            return (None, f"⚠️ {message}", *[gr.update()] * 9)
-        choices = E.filter_choices(frame)
-        filters = [gr.update(choices=choices[c], value=[]) for c in E.FILTER_COLUMNS]
-        return (frame, *explore_outputs(frame, source, {}), *filters)
+            return (gr.update(), f"⚠️ {message}", *[gr.update()] * 9)
+        choices = E.filter_choices(state.get("frame"), state.get("stats"))
+        filters = [gr.update(choices=choices[c], value=[], visible=bool(choices[c])) for c in E.FILTER_COLUMNS]
+        return (state, *outputs, *filters)
 
-    def load_explore_frame(choice, path, upload):
-        if upload:
-            return C.read_manifest_frame(upload), Path(upload).name
-        if path and path.strip():
-            if not settings.local_paths:
-                raise UIError("manifest paths on the server are disabled here (EMOENS_LOCAL_PATHS=0)")
-            return C.read_manifest_frame(path.strip()), Path(path.strip()).name
-        raise UIError("give a manifest: type its path or upload it")
-
-    def ui_explore_filter(frame, corpus, split, style, gender):
-        if frame is None:
+    def ui_explore_filter(state, corpus, split, style, gender):
+        if not state:
             return (gr.update(),) * 6
-        selected = dict(zip(E.FILTER_COLUMNS, (corpus, split, style, gender)))
-        return explore_outputs(frame, "manifest (filtered)", selected)
+        try:
+            return explore_outputs(state, dict(zip(E.FILTER_COLUMNS, (corpus, split, style, gender))))
+        except Exception as exc:  # noqa: BLE001
+            gr.Warning(_message(exc))
+            return (gr.update(),) * 6
 
-    def ui_explore_select(frame, corpus, split, style, gender, evt: gr.SelectData):
-        if frame is None:
+    def ui_explore_select(state, corpus, split, style, gender, evt: gr.SelectData):
+        if not state or state.get("frame") is None:
+            gr.Info("bundled statistics hold counts only: load a manifest to list its utterances")
             return None, gr.update()
         try:
             row = evt.row_value if evt.row_value else [evt.value]
@@ -211,7 +226,7 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
             gr.Warning(_message(exc))
             return None, gr.update()
         selected = dict(zip(E.FILTER_COLUMNS, (corpus, split, style, gender)))
-        listing = E.utterances_of(E.apply_filters(frame, selected), label)
+        listing = E.utterances_of(E.apply_filters(state["frame"], selected), label)
         return listing, gr.update(value=None, label=f"utterances of {label}: click one to play")
 
     def ui_explore_play(listing, evt: gr.SelectData):
@@ -329,6 +344,9 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
                 outputs = [explore_summary, distribution, counts_table, durations, valence, ties]
                 explore_btn.click(ui_explore_load, [stats_choice, explore_path, explore_upload],
                                   [explore_state, *outputs, *filters], api_visibility="private")
+                if stats_files:  # show the training data's statistics when the page opens
+                    demo.load(ui_explore_load, [stats_choice, explore_path, explore_upload],
+                              [explore_state, *outputs, *filters], api_visibility="private")
                 for f in filters:
                     f.input(ui_explore_filter, [explore_state, *filters], outputs, api_visibility="private")
                 counts_table.select(ui_explore_select, [explore_state, *filters], [listing, player],

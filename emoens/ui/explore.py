@@ -1,4 +1,10 @@
-"""The Explore tab's logic: class distributions, durations, valence/arousal and ties of a manifest."""
+"""The Explore tab's logic: class distributions, durations, valence/arousal and ties.
+
+Everything is drawn from the statistics JSON of :func:`emoens.stats.manifest_stats` (the format
+``emoens stats`` writes and ``assets/stats`` ships), so the app shows the same numbers as the CLI.
+A manifest the user gives is filtered first (corpus, split, style, gender), then summarised; only
+a manifest can list the utterances of a class.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -15,6 +20,12 @@ from emoens.ui.charts import CLASS_COLORS, _layout, class_tick, empty_figure
 from emoens.ui.config import UIError
 
 FILTER_COLUMNS = ("corpus", "split", "style", "gender")
+NONE = "(none)"
+
+
+def _empty_name(column: str) -> str:
+    # emoens.stats calls an empty split "unsplit"; other empty values show as "(none)".
+    return "unsplit" if column == "split" else NONE
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -23,9 +34,22 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series([""] * len(frame), index=frame.index, dtype=str)
 
 
-def filter_choices(frame: pd.DataFrame) -> dict[str, list[str]]:
-    """The values each filter column takes (an empty value shows as "(none)")."""
-    return {c: sorted({v or "(none)" for v in _column(frame, c)}) for c in FILTER_COLUMNS}
+def stats_of(frame: pd.DataFrame, source: str | None = None) -> dict:
+    """The statistics of a manifest frame (:func:`emoens.stats.manifest_stats`)."""
+    from emoens.stats import manifest_stats
+
+    return manifest_stats(frame, source)
+
+
+def filter_choices(frame: pd.DataFrame | None, stats: Mapping | None = None) -> dict[str, list[str]]:
+    """The values each filter can take: from the manifest's columns, or (statistics only) the
+    corpora and splits of the counts."""
+    if frame is not None:
+        return {c: sorted({v or _empty_name(c) for v in _column(frame, c)}) for c in FILTER_COLUMNS}
+    counts = (stats or {}).get("counts", {})
+    corpora = sorted(c for c in counts if c != "all")
+    splits = sorted({s for c in corpora for s in counts[c] if s != "all"})
+    return {"corpus": corpora, "split": splits, "style": [], "gender": []}
 
 
 def apply_filters(frame: pd.DataFrame, selected: Mapping[str, Sequence[str] | None]) -> pd.DataFrame:
@@ -33,31 +57,29 @@ def apply_filters(frame: pd.DataFrame, selected: Mapping[str, Sequence[str] | No
     mask = pd.Series(True, index=frame.index)
     for column, values in selected.items():
         if values:
-            wanted = {"" if v == "(none)" else v for v in values}
+            wanted = {"" if v == _empty_name(column) else v for v in values}
             mask &= _column(frame, column).isin(wanted)
     return frame[mask]
 
 
-def group_key(frame: pd.DataFrame) -> pd.Series:
-    """``corpus · split`` of each row (the bars' groups)."""
-    corpus = _column(frame, "corpus").replace("", "(no corpus)")
-    split = _column(frame, "split")
-    return corpus + np.where(split != "", " · " + split, "")
-
-
-def class_counts(frame: pd.DataFrame) -> pd.DataFrame:
-    """Labelled utterances per class (rows, canonical order) and ``corpus · split`` group (columns)."""
-    labelled = frame[_column(frame, "label") != ""]
-    table = pd.crosstab(_column(labelled, "label"), group_key(labelled))
-    table = table.reindex(list(LABELS), fill_value=0)
-    table.index.name = "label"
-    table.columns.name = None
-    table["total"] = table.sum(axis=1)
-    return table.astype(int)
+def class_counts(stats: Mapping, corpora: Sequence[str] | None = None,
+                 splits: Sequence[str] | None = None) -> pd.DataFrame:
+    """Labelled utterances per class (rows, canonical order) and ``corpus · split`` (columns)."""
+    columns = {}
+    for corpus, by_split in stats.get("counts", {}).items():
+        if corpus == "all" or (corpora and corpus not in corpora):
+            continue
+        for split, by_label in by_split.items():
+            if split == "all" or (splits and split not in splits):
+                continue
+            columns[f"{corpus} · {split}"] = [int(by_label.get(label, 0)) for label in LABELS]
+    table = pd.DataFrame(columns, index=pd.Index(list(LABELS), name="label"), dtype=int)
+    table["total"] = table.sum(axis=1).astype(int)
+    return table
 
 
 def counts_display(counts: pd.DataFrame) -> pd.DataFrame:
-    """Counts with the Korean class name as the first column (what the clickable table shows)."""
+    """Counts with the Korean and English class name as the first column (the clickable table)."""
     out = counts.reset_index()
     out.insert(0, "class", [f"{LABELS_KO[lb]} {lb}" for lb in out["label"]])
     return out.drop(columns="label")
@@ -72,67 +94,64 @@ def distribution_figure(counts: pd.DataFrame) -> go.Figure:
     ticks = [class_tick(label) for label in LABELS]
     for group in groups:
         fig.add_bar(x=ticks, y=counts[group].tolist(), name=group, text=counts[group].tolist(),
-                    textposition="outside", customdata=list(LABELS),
-                    hovertemplate="%{x}: %{y}<extra>" + group + "</extra>")
+                    textposition="outside", hovertemplate="%{x}: %{y}<extra>" + group + "</extra>")
     fig.update_layout(barmode="group", yaxis={"title": "utterances"})
     fig.update_xaxes(categoryorder="array", categoryarray=ticks)
     return _layout(fig, "클래스 분포 · class distribution per corpus and split")
 
 
-def duration_figure(frame: pd.DataFrame) -> go.Figure:
-    """Histogram of utterance durations, stacked by class."""
-    if "duration" not in frame.columns:
-        return empty_figure("no durations in this manifest")
-    durations = pd.to_numeric(frame["duration"], errors="coerce")
-    if durations.notna().sum() == 0:
-        return empty_figure("no durations in this manifest")
-    labels = _column(frame, "label")
+def duration_figure(stats: Mapping, corpora: Sequence[str] | None = None) -> go.Figure:
+    """Histogram of utterance durations (1-s bins, the last one open-ended), stacked by corpus."""
+    duration = stats.get("duration") or {}
+    edges = duration.get("bin_edges") or []
+    histogram = {c: h for c, h in (duration.get("histogram") or {}).items()
+                 if c != "all" and (not corpora or c in corpora)}
+    if len(edges) < 2 or not any(sum(h) for h in histogram.values()):
+        return empty_figure("no durations")
+    centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
     fig = go.Figure()
-    for label in (*LABELS, ""):
-        values = durations[(labels == label) & durations.notna()]
-        if values.empty:
-            continue
-        name = f"{LABELS_KO[label]} {label}" if label else "unlabelled"
-        fig.add_histogram(x=values, name=name, marker_color=CLASS_COLORS.get(label, "#BBBBBB"),
-                          xbins={"size": max(0.5, float(durations.max()) / 40)})
-    fig.update_layout(barmode="stack", xaxis={"title": "duration (s)"}, yaxis={"title": "utterances"})
+    for corpus, counts in histogram.items():
+        fig.add_bar(x=centres, y=counts, name=corpus, width=[b - a for a, b in zip(edges[:-1], edges[1:])],
+                    hovertemplate="%{x:.1f} s: %{y}<extra>" + corpus + "</extra>")
+    fig.update_layout(barmode="stack", xaxis={"title": f"duration (s; the last bin holds ≥ {edges[-2]} s)"},
+                      yaxis={"title": "utterances"})
     return _layout(fig, "길이 · durations")
 
 
-def valence_arousal_figure(frame: pd.DataFrame) -> go.Figure:
-    """Mean valence and arousal per class (error bars: standard deviation)."""
-    present = [c for c in ("valence", "arousal") if c in frame.columns]
-    values = {c: pd.to_numeric(frame[c], errors="coerce") for c in present}
-    if not present or all(v.notna().sum() == 0 for v in values.values()):
-        return empty_figure("no valence/arousal in this manifest")
-    labels = _column(frame, "label")
+def valence_arousal_figure(stats: Mapping) -> go.Figure:
+    """Mean valence and arousal per class, error bars one standard deviation."""
+    va = stats.get("valence_arousal") or {}
+    if not va:
+        return empty_figure("no valence/arousal ratings")
     ticks = [class_tick(label) for label in LABELS]
     fig = go.Figure()
-    for column, colour in zip(present, ("#4C78A8", "#E45756")):
-        grouped = values[column].groupby(labels).agg(["mean", "std"]).reindex(list(LABELS))
-        fig.add_bar(x=ticks, y=grouped["mean"].round(3), name=column, marker_color=colour,
-                    error_y={"type": "data", "array": grouped["std"].fillna(0).round(3)})
+    for name, colour in (("valence", "#4C78A8"), ("arousal", "#E45756")):
+        means = [(va.get(label) or {}).get(f"{name}_mean") for label in LABELS]
+        stds = [(va.get(label) or {}).get(f"{name}_std") or 0 for label in LABELS]
+        if all(m is None for m in means):
+            continue
+        fig.add_bar(x=ticks, y=means, name=name, marker_color=colour,
+                    error_y={"type": "data", "array": stds})
     fig.update_layout(barmode="group", yaxis={"title": "mean rating"})
     return _layout(fig, "정서가·각성 · valence and arousal by class")
 
 
-def ties_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Share of utterances whose raters' majority was a tie (``;`` in ``label_raw``) per group."""
-    raw = _column(frame, "label_raw")
-    tie = raw.str.contains(";", regex=False)
-    groups = group_key(frame)
-    table = pd.DataFrame({"group": groups, "tie": tie}).groupby("group")["tie"].agg(["sum", "count"])
-    table = table.rename(columns={"sum": "ties", "count": "utterances"}).reset_index()
-    table["tie_share"] = (table["ties"] / table["utterances"]).round(4)
-    return table
+def ties_table(stats: Mapping) -> pd.DataFrame:
+    """Utterances whose raters' majority was a tie (``;`` in ``label_raw``), per corpus and overall."""
+    ties = stats.get("ties") or {}
+    rows = [{"corpus": c, "ties": v["rows"], "tie_share": v["share"]}
+            for c, v in (ties.get("by_corpus") or {}).items()]
+    rows.append({"corpus": "all", "ties": ties.get("rows", 0), "tie_share": ties.get("share", 0.0)})
+    return pd.DataFrame(rows)
 
 
-def summary_markdown(frame: pd.DataFrame, source: str) -> str:
-    """One line: how many utterances, labelled, hours of audio."""
-    labelled = int((_column(frame, "label") != "").sum())
-    seconds = float(pd.to_numeric(frame.get("duration", pd.Series(dtype=float)), errors="coerce").sum())
-    amount = f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
-    return f"**{source}**: {len(frame)} utterances, {labelled} labelled, {amount} of audio"
+def summary_markdown(stats: Mapping, source: str) -> str:
+    """One line: how many utterances, labelled, how much audio, share of ties."""
+    hours = float(stats.get("hours") or 0.0)
+    amount = f"{hours:.2f} h" if hours >= 1 else f"{hours * 60:.1f} min"
+    share = (stats.get("ties") or {}).get("share", 0.0)
+    return (f"**{source}**: {stats.get('rows', 0)} utterances, {stats.get('labelled', 0)} labelled, "
+            f"{amount} of audio, {share:.1%} ties")
 
 
 def utterances_of(frame: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -152,14 +171,11 @@ def utterances_of(frame: pd.DataFrame, label: str) -> pd.DataFrame:
 
 
 def label_from_cell(row_value: str) -> str:
-    """The class name of a counts-table cell value such as ``"기쁨 happy"``."""
+    """The class of a counts-table row, whose first cell reads e.g. ``"기쁨 happy"``."""
     for label in LABELS:
-        if str(row_value).endswith(label):
+        if str(row_value).strip().endswith(" " + label):
             return label
     raise UIError(f"{row_value!r} is not a class row of the table: click a row of the counts table")
-
-
-# --------------------------------------------------------------------------- bundled statistics
 
 
 def bundled_stats_files(stats_dir: Path) -> list[Path]:
@@ -168,8 +184,11 @@ def bundled_stats_files(stats_dir: Path) -> list[Path]:
 
 
 def read_stats(path: Path) -> dict:
-    """Read a statistics JSON (as written by ``emoens stats``)."""
+    """Read a statistics JSON (as written by ``emoens stats``) and check its format."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        stats = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise UIError(f"cannot read statistics {Path(path).name}: {exc}") from None
+    if not isinstance(stats, dict) or stats.get("format") != "emoens-stats":
+        raise UIError(f"{Path(path).name} is not an emoens statistics file (format 'emoens-stats')")
+    return stats
