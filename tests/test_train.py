@@ -115,3 +115,22 @@ def test_wrong_split_and_modality_messages(synthetic_manifest, tmp_path):
         train("text", synthetic_manifest, cfg, tmp_path / "m")
     with pytest.raises(TrainError, match="speech"):
         train("speech", synthetic_manifest, load_config(CONFIGS / "tiny-text.yaml"), tmp_path / "m")
+
+
+# wav2vec2-large-xlsr dimensions (the seed's speech base), random weights: no download needed.
+LARGE_WAV2VEC2 = {"model_type": "wav2vec2", "hidden_size": 1024, "num_hidden_layers": 24,
+                  "num_attention_heads": 16, "intermediate_size": 4096, "feat_extract_norm": "layer",
+                  "do_stable_layer_norm": True, "conv_bias": True, "mask_time_prob": 0.05}
+
+
+@pytest.mark.gpu
+def test_real_sized_speech_config_runs_with_bf16_on_gpu(synthetic_manifest, tmp_path):
+    from emoens.train.runner import read_provenance, train
+
+    cfg = load_config(CONFIGS / "honest-wav2vec2.yaml").to_dict()
+    cfg.update(base=None, model_config=LARGE_WAV2VEC2, report_to=[], dataloader_num_workers=0,
+               eval_steps=2, save_steps=2, early_stopping_patience=None)
+    out = train("speech", synthetic_manifest, config_from_dict(cfg), tmp_path / "large", max_steps=4)
+    prov = read_provenance(out)
+    assert prov["global_step"] == 4 and prov["config"]["bf16"] is True
+    assert np.isfinite(prov["train_loss"])
