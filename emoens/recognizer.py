@@ -86,7 +86,11 @@ def window_bounds(num_samples: int, *, window_seconds: float, hop_seconds: float
 
 class EmotionRecognizer:
     """Speech and text members plus a fusion; optional ASR. Build it with :meth:`from_bundle` or
-    directly from member objects (each with ``modality`` and ``predict_proba``)."""
+    directly from member objects (each with ``modality`` and ``predict_proba``).
+
+    ``max_seconds``: longest audio accepted (None = :data:`emoens.audio.DEFAULT_MAX_SECONDS`,
+    600 s unless ``$EMOENS_MAX_AUDIO_SECONDS`` says otherwise; ``math.inf`` for no limit).
+    """
 
     def __init__(self, members: Mapping[str, Any] | Sequence[tuple[str, Any]],
                  fusion: Mapping | None = None, *, asr: Any = None,
@@ -242,8 +246,9 @@ class EmotionRecognizer:
         ``{"error": message, "input": name}`` in place of that input's result and goes on.
         Timings of batch items are the batch's totals shared equally among its items.
         """
-        from emoens.audio import load_audio
+        from emoens.audio import DEFAULT_MAX_SECONDS, load_audio
 
+        limit = DEFAULT_MAX_SECONDS if self.max_seconds is None else self.max_seconds
         items = list(items)
         texts = list(texts) if texts is not None else [None] * len(items)
         names = list(names) if names is not None else [None] * len(items)
@@ -258,7 +263,7 @@ class EmotionRecognizer:
         for i, item in enumerate(items):
             label = names[i] or (str(item) if isinstance(item, (str, os.PathLike)) else None)
             try:
-                samples = load_audio(item, max_seconds=self.max_seconds, name=label)
+                samples = load_audio(item, max_seconds=limit, name=label)
             except EmoensError as exc:
                 if errors == "raise":
                     raise

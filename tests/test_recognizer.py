@@ -173,3 +173,23 @@ def test_recognizer_modules_do_not_import_torch():
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_ten_minute_file_is_processed_in_window_batches(tone_recognizer, tmp_path):
+    """600 s of audio: never more than batch_size windows of <= window_seconds in one call."""
+    wave = np.concatenate([planted_tone(label, 200.0, seed=i)
+                           for i, label in enumerate(["sad", "happy", "angry"])])
+    path = write_wav(tmp_path / "ten.wav", wave)
+    seen = []
+    member = tone_recognizer.members["tone"]
+    original = member.predict_proba
+    member.predict_proba = lambda waves: seen.append([len(w) for w in waves]) or original(waves)
+    result = tone_recognizer.analyze(str(path))
+    assert result["duration"] == pytest.approx(600.0)
+    assert len(result["timeline"]) == len(sum(seen, [])) >= 119
+    assert max(len(batch) for batch in seen) <= tone_recognizer.batch_size
+    assert max(max(batch) for batch in seen) <= tone_recognizer.window_seconds * 16000
+    labels = [e["label"] for e in result["timeline"]]
+    assert labels[0] == "sad" and labels[len(labels) // 2] == "happy" and labels[-1] == "angry"
+    with pytest.raises(Exception, match="limit"):
+        tone_recognizer.analyze((16000, np.zeros(16000 * 601, np.float32)))
