@@ -193,3 +193,23 @@ def test_ten_minute_file_is_processed_in_window_batches(tone_recognizer, tmp_pat
     assert labels[0] == "sad" and labels[len(labels) // 2] == "happy" and labels[-1] == "angry"
     with pytest.raises(Exception, match="limit"):
         tone_recognizer.analyze((16000, np.zeros(16000 * 601, np.float32)))
+
+
+def test_stack_fusion_in_the_recognizer():
+    from emoens import fusion
+    from tests.fixtures.bundles import soft
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 7, 80)
+    probas = {"tone": np.array([soft(LABELS[c], 0.5) for c in y]),
+              "keyword": rng.dirichlet(np.ones(7), 80)}
+    config = fusion.fit_stack(probas, y, {"tone": "speech", "keyword": "text"})
+    recognizer = EmotionRecognizer({"tone": ToneSpeechMember(), "keyword": KeywordTextMember()},
+                                   config)
+    both = recognizer.analyze((16000, planted_tone("sad", 1.0)), text="슬퍼")
+    expected = fusion.stack_proba(config["stack"], {
+        n: np.array([[m["proba"][l] for l in LABELS]]) for n, m in both["members"].items()})[0]
+    assert [both["ensemble"][l] for l in LABELS] == pytest.approx(list(expected))
+    assert both["fusion"]["method"] == "stack"
+    alone = recognizer.analyze((16000, planted_tone("sad", 1.0)))
+    assert alone["fusion"]["method"] == "weighted" and alone["ensemble"] == alone["speech"]
