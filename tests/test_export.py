@@ -185,3 +185,16 @@ def test_torch_dynamic_int8_fallback(tiny_text_model_dir):
         a = torch.softmax(model(**enc).logits, -1)
         b = torch.softmax(q(**enc).logits, -1)
     assert (a - b).abs().max().item() < 0.05
+
+
+@pytest.mark.slow
+def test_latency_bench_quick_smoke():
+    """bench/latency.py --quick runs end to end and ends with the speed-up line."""
+    out = subprocess.run([sys.executable, "bench/latency.py", "--quick", "--requests", "2",
+                          "--accuracy-clips", "2"], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    last = out.stdout.strip().splitlines()[-1]
+    assert last.startswith("speedup_vs_naive=") and float(last.split("=")[1]) > 0
+    result = json.loads((REPO / ".cache" / "bench" / "results-quick" / "latency.json").read_text())
+    assert result["base"]["process"]["fast"]["torch_imported"] is False
+    assert result["base"]["process"]["naive"]["torch_imported"] is True
