@@ -140,8 +140,12 @@ def _bundle(tmp_path, speech_dir, text_dir) -> Path:
     from emoens.bundle import MemberSpec, build_bundle
 
     out = tmp_path / "hf-bundle"
-    build_bundle(out, [(MemberSpec("speech", "hf-speech", "speech", "speech", 0.5), speech_dir),
-                       (MemberSpec("text", "hf-text", "text", "text", 0.5), text_dir)],
+    other = tmp_path / "other-member"
+    other.mkdir()
+    (other / "head.json").write_text('{"weights": [1, 2, 3]}')
+    build_bundle(out, [(MemberSpec("speech", "hf-speech", "speech", "speech", 0.4), speech_dir),
+                       (MemberSpec("text", "hf-text", "text", "text", 0.4), text_dir),
+                       (MemberSpec("light", "text-head", "text", "light", 0.2), other)],
                  name="tiny", asr={"backend": "none"})
     return out
 
@@ -155,7 +159,10 @@ def test_cli_export_bundle(tmp_path, tiny_speech_model_dir, tiny_text_model_dir,
     assert main(["export", "--bundle", str(src), "--format", "onnx", "--quantize", "int8",
                  "--out", str(out)]) == 0
     bundle = load_bundle(out)
-    assert [(m.name, m.kind) for m in bundle.members] == [("speech", "onnx-speech"), ("text", "onnx-text")]
+    assert [(m.name, m.kind) for m in bundle.members] == [
+        ("speech", "onnx-speech"), ("text", "onnx-text"), ("light", "text-head")]
+    assert (out / "light" / "head.json").read_bytes() == (src / "light" / "head.json").read_bytes()
+    assert [m.weight for m in bundle.members] == [m.weight for m in load_bundle(src).members]
     assert bundle.config["provenance"]["export"]["quantize"] == "int8"
     assert not list(out.rglob("*.safetensors"))
     assert (out / "MODEL_CARD.md").is_file()
