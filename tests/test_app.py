@@ -184,6 +184,35 @@ def test_chart_has_fixed_order_and_korean_names(running_app, app_clips):
         assert np.allclose(trace.y, [result[key][lb] for lb in LABELS])
 
 
+def test_long_audio_gets_a_timeline_chart(running_app, app_settings):
+    from emoens.ui.analyze import analyze
+    from emoens.ui.charts import timeline_figure
+    from tests.fixtures.audio import tone
+
+    samples = np.concatenate([tone(12.0, freq=200.0), tone(12.0, freq=600.0)])
+    result = analyze(running_app.recognizer, (16000, samples), None, app_settings, transcribe=False)
+    timeline = result["timeline"]
+    assert len(timeline) > 1
+    fig = timeline_figure(timeline)
+    assert [t.name.split()[-1] for t in fig.data] == list(LABELS)
+    for i, label in enumerate(LABELS):
+        assert np.allclose(fig.data[i].y, [w["ensemble"][label] for w in timeline])
+        assert np.allclose(fig.data[i].x, [(w["start"] + w["end"]) / 2 for w in timeline])
+
+
+def test_zerogpu_decorator_is_applied_only_when_spaces_imports(monkeypatch, running_app, app_settings):
+    import types
+
+    from emoens.ui import build_demo
+
+    wrapped = []
+    fake = types.ModuleType("spaces")
+    fake.GPU = lambda fn: wrapped.append(fn.__name__) or fn
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    build_demo(running_app.recognizer, app_settings)
+    assert wrapped == ["run_analysis"]
+
+
 # --------------------------------------------------------------------------- Compare
 
 

@@ -6,6 +6,7 @@ written to docs/screenshots/ (synthetic clips only: no corpus transcript is ever
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -50,6 +51,8 @@ class Watched:
         self.failed: list[str] = []
         self.console_errors: list[str] = []
         self.page.route("**/*", self._route)
+        self.calls: list[str] = []  # bodies of the events the page sends to the queue
+        self.page.on("request", lambda r: "/queue/join" in r.url and self.calls.append(r.post_data or ""))
         self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
         self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
         self.page.on("pageerror", lambda e: self.console_errors.append(str(e)))
@@ -109,6 +112,10 @@ def test_page_loads_offline_without_errors_and_korean_renders(watched):
     assert "한국어 음성 감정 인식" in page.inner_text("h1")
     fonts = _rendering_fonts(page, "h1")
     assert any("Nanum" in family and glyphs > 0 for family, glyphs in fonts.items()), fonts
+    # Analyze with no recording (what a browser's first empty microphone value looks like): a message.
+    page.click("#analyze-btn")
+    page.wait_for_function("document.querySelector('#analyze-status').innerText.includes('no audio received')",
+                           timeout=20000)
     assert watched.problems() == []
 
 
@@ -130,6 +137,21 @@ def test_upload_analyze_shows_label_chart_and_transcript(watched, app_clips):
     page.wait_for_timeout(500)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "analyze.png"), full_page=True)
+
+    # The slider re-mixes without running the models: at 1 (speech only) ensemble bars = speech bars.
+    before = len(watched.calls)
+    page.fill("#weight input[type=number]", "1")
+    page.press("#weight input[type=number]", "Enter")
+    page.wait_for_function("document.querySelector('#weight input[type=range]').value === '1'", timeout=5000)
+    page.wait_for_timeout(1000)
+    assert len(watched.calls) > before  # the re-mix ran …
+    analyze_fn = json.loads(watched.calls[before - 1])["fn_index"]  # the Analyze click above
+    remix_calls = [json.loads(c) for c in watched.calls[before:]]
+    assert all(c["fn_index"] != analyze_fn and "path" not in json.dumps(c["data"]) for c in remix_calls)
+    speech_bars = "[...document.querySelectorAll('#prob-chart g.trace.bars')][0]"
+    ensemble_bars = "[...document.querySelectorAll('#prob-chart g.trace.bars')][2]"
+    page.wait_for_function(f"{ensemble_bars} && {ensemble_bars}.textContent === {speech_bars}.textContent",
+                           timeout=15000)
 
     assert watched.problems() == []
 
