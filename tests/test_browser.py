@@ -229,6 +229,14 @@ def test_compare_explore_and_model_tabs(watched, labelled_manifest):
     page.wait_for_function("document.querySelector('#explore-summary').innerText.includes('8 utterances')",
                            timeout=30000)
     page.wait_for_selector("#distribution g.point", timeout=15000)
+    # Clicking the "sad" bar lists the sad utterances …
+    sad = LABELS.index("sad")
+    box = page.locator("#distribution g.trace.bars").first.locator("g.point path").nth(sad).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # as a user: plotly's layer
+    page.wait_for_function("document.querySelector('#listing').innerText.includes('synthetic_06')",
+                           timeout=15000)
+    assert "synthetic_02" in page.inner_text("#listing") and "synthetic_00" not in page.inner_text("#listing")
+    # … and so does clicking a row of the counts table.
     page.locator("#counts-table").get_by_text("기쁨 happy").first.click()
     page.wait_for_function("document.querySelector('#listing').innerText.includes('synthetic_00')",
                            timeout=15000)

@@ -29,6 +29,27 @@ CSS = """
 .emo-summary h2 { margin: 0.2em 0; }
 footer { display: none !important; }
 """
+# Clicking a bar of the Explore class distribution: plotly's click event names the class in a
+# hidden textbox and presses a hidden button (gr.Plot has no select event of its own).
+JS = """
+() => {
+  const bind = () => {
+    const gd = document.querySelector('#distribution .js-plotly-plot');
+    if (!gd || gd.__emoensBound || typeof gd.on !== 'function') return;
+    gd.__emoensBound = true;
+    gd.on('plotly_click', (event) => {
+      const point = event && event.points && event.points[0];
+      const box = document.querySelector('#bar-click textarea, #bar-click input');
+      const button = document.querySelector('#bar-click-btn');
+      if (!point || !box || !button) return;
+      box.value = String(point.x).split('<br>').pop();
+      box.dispatchEvent(new Event('input', {bubbles: true}));
+      setTimeout(() => button.click(), 100);
+    });
+  };
+  setInterval(bind, 500);
+}
+"""
 _recognizer_lock = threading.Lock()
 _recognizers: dict[str | None, Any] = {}
 
@@ -216,14 +237,22 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
             return (gr.update(),) * 6
 
     def ui_explore_select(state, corpus, split, style, gender, evt: gr.SelectData):
-        if not state or state.get("frame") is None:
-            gr.Info("bundled statistics hold counts only: load a manifest to list its utterances")
-            return None, gr.update()
         try:
             row = evt.row_value if evt.row_value else [evt.value]
             label = E.label_from_cell(row[0])
         except Exception as exc:  # noqa: BLE001
             gr.Warning(_message(exc))
+            return None, gr.update()
+        return list_class(state, corpus, split, style, gender, label)
+
+    def ui_explore_bar(state, corpus, split, style, gender, label):
+        if (label or "").strip() not in LABELS:
+            return None, gr.update()
+        return list_class(state, corpus, split, style, gender, label.strip())
+
+    def list_class(state, corpus, split, style, gender, label):
+        if not state or state.get("frame") is None:
+            gr.Info("bundled statistics hold counts only: load a manifest to list its utterances")
             return None, gr.update()
         selected = dict(zip(E.FILTER_COLUMNS, (corpus, split, style, gender)))
         listing = E.utterances_of(E.apply_filters(state["frame"], selected), label)
@@ -317,7 +346,7 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
 
             with gr.Tab("Explore 탐색", id="explore"):
                 gr.Markdown("Class distributions, durations, valence/arousal and ties of the training data "
-                            "or of any manifest. Click a row of the counts table to list its utterances.")
+                            "or of any manifest. Click a bar, or a row of the counts table, to list the utterances of that class.")
                 with gr.Row():
                     stats_choice = gr.Dropdown(
                         choices=[f.name for f in stats_files], value=stats_files[0].name if stats_files else None,
@@ -352,6 +381,10 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
                 counts_table.select(ui_explore_select, [explore_state, *filters], [listing, player],
                                     api_visibility="private")
                 listing.select(ui_explore_play, [listing], [player], api_visibility="private")
+                bar_label = gr.Textbox(visible="hidden", elem_id="bar-click")
+                bar_button = gr.Button(visible="hidden", elem_id="bar-click-btn")
+                bar_button.click(ui_explore_bar, [explore_state, *filters, bar_label], [listing, player],
+                                 api_visibility="private")
 
             with gr.Tab("Model 모델", id="model"):
                 gr.Markdown(M.overview_markdown(spec, directory))
@@ -384,5 +417,6 @@ def launch_kwargs(settings: Settings | None = None) -> dict:
         "max_file_size": int(settings.max_upload_mb * 1024 * 1024),
         "theme": theme(),
         "css": _css(),
+        "js": JS,
         "show_error": True,
     }
