@@ -226,3 +226,25 @@ def test_uploads_are_never_executed_nor_written_outside_a_temp_dir(running_app, 
     assert not os.access(uploaded, os.X_OK)
     assert set(_files_named(REPO, "evil")) == repo_before
     assert set(_files_named(Path.home(), "evil", limit_depth=2)) == home_before
+
+
+# =========================================================================== load (smoke)
+
+
+def test_load_smoke_eight_users_good_and_bad_uploads(running_app, tmp_path):
+    """A ~8-s version of bench/load.py (whose 60-s numbers are in bench/results/load.md)."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        load = importlib.import_module("load")
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    assert running_app.settings.max_upload_mb == load.MAX_UPLOAD_MB
+    assert running_app.settings.max_audio_seconds == load.MAX_AUDIO_SECONDS
+    clips = load.make_clips(tmp_path / "clips")
+    result = load.drive(running_app.url, clips, users=8, seconds=8)
+    assert result["good_requests"] >= 4 and result["bad_requests"] >= 4
+    assert result["good_failed"] == 0, result["failures"]
+    assert result["bad_not_answered_with_message"] == 0, result["failures"]

@@ -1,0 +1,318 @@
+"""Load test of the web app: 8 concurrent gradio_client users for 60 s, good and bad uploads mixed.
+
+Serves the app as users do (``python app.py`` on a free 127.0.0.1 port) with the default bundle,
+or a tiny random-weight bundle built here when ``assets/default`` does not exist yet, and small
+caps (2 MB uploads, 30 s audio) so that the bad uploads exercise them. Each user loops over a
+shuffled mix: Korean speech (espeak-ng), the same with a typed transcript, an empty file, a text
+file named .wav, a 40-s clip (over the duration cap) and a 3-MB file (over the size cap).
+
+Pass criteria: zero failed good requests; every bad one answered with its message; the server's
+memory (RSS, sampled every second) reported at start and end. Writes bench/results/load.json/.md.
+
+    .venv/bin/python bench/load.py [--users 8] [--seconds 60] [--bundle DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from common import REPO, machine_info, percentile, write_results  # noqa: E402
+
+SENTENCE = "오늘은 정말 기분이 좋아요"  # made up, not corpus data
+MAX_UPLOAD_MB = 2.0
+MAX_AUDIO_SECONDS = 30.0
+
+# kind -> (is good?, text sent, how its answer must read)
+KINDS = {
+    "speech": (True, "", None),
+    "speech+text": (True, SENTENCE, None),
+    "empty": (False, "", "empty.wav is empty (0 bytes): upload a recording with sound in it"),
+    "not_audio": (False, "", "cannot decode notes.wav as audio"),
+    "too_long": (False, "", "long.wav is 40.0 s long, longer than the 30 s limit"),
+    "too_big": (False, "", "413"),  # sent raw (as a hostile client would): the server refuses it
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_clips(root: Path) -> SimpleNamespace:
+    """The uploads: Korean speech (espeak-ng, else a tone), an empty file, a text file, 40 s, 3 MB."""
+    import numpy as np
+    import soundfile as sf
+
+    root.mkdir(parents=True, exist_ok=True)
+    speech = root / "speech.wav"
+    espeak = shutil.which("espeak-ng")
+    if espeak:
+        raw = root / "speech.raw.wav"
+        subprocess.run([espeak, "-v", "ko", "-s", "150", "-w", str(raw), SENTENCE], check=True,
+                       capture_output=True)
+        samples, sr = sf.read(str(raw), dtype="float32")
+        raw.unlink()
+    else:
+        sr = 16000
+        samples = (0.3 * np.sin(2 * np.pi * 220 * np.arange(2 * sr) / sr)).astype(np.float32)
+    sf.write(str(speech), samples, sr, subtype="PCM_16")
+    t = np.arange(40 * 16000) / 16000
+    long_clip = root / "long.wav"
+    sf.write(str(long_clip), (0.2 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 16000)
+    empty = root / "empty.wav"
+    empty.write_bytes(b"")
+    not_audio = root / "notes.wav"
+    not_audio.write_text("this is not audio\n", encoding="utf-8")
+    big = root / "big.wav"
+    big.write_bytes(b"RIFF" + bytes(3 * 1024 * 1024))
+    return SimpleNamespace(speech=speech, empty=empty, not_audio=not_audio, too_long=long_clip,
+                           too_big=big)
+
+
+def clip_for(clips: SimpleNamespace, kind: str) -> Path:
+    return clips.speech if kind.startswith("speech") else getattr(clips, kind)
+
+
+def one_request(client, clips: SimpleNamespace, kind: str) -> dict:
+    """Send one request; returns {kind, good, ok, answered, message, seconds}."""
+    from gradio_client import handle_file
+
+    good, text, needle = KINDS[kind]
+    started = time.perf_counter()
+    if kind == "too_big":  # gradio_client refuses it itself: post it raw to test the server's cap
+        import httpx
+
+        with open(clip_for(clips, kind), "rb") as handle:
+            response = httpx.post(client.src.rstrip("/") + "/gradio_api/upload",
+                                  files=[("files", ("big.wav", handle, "audio/wav"))], timeout=60)
+        message = f"HTTP {response.status_code}: {response.text[:200]}"
+        return {"kind": kind, "good": False, "ok": False, "message": message,
+                "answered": response.status_code == 413 and "maximum allowed size" in response.text,
+                "seconds": round(time.perf_counter() - started, 4)}
+    try:
+        result = client.predict(handle_file(str(clip_for(clips, kind))), text, api_name="/analyze")
+        message, ok = None, isinstance(result, dict) and "ensemble" in result and "label" in result
+    except Exception as exc:  # noqa: BLE001  (every failure is recorded and judged below)
+        message, ok = f"{type(exc).__name__}: {exc}", False
+    seconds = time.perf_counter() - started
+    if good:
+        answered = ok
+    else:
+        answered = (not ok) and message is not None and needle in message
+    return {"kind": kind, "good": good, "ok": ok, "answered": answered, "message": message,
+            "seconds": round(seconds, 4)}
+
+
+def drive(url: str, clips: SimpleNamespace, *, users: int = 8, seconds: float = 60.0,
+          seed: int = 0, rss=None) -> dict:
+    """``users`` threads, each with its own Client, sending a shuffled mix until ``seconds`` pass.
+
+    ``rss`` (optional) is a callable giving the server's RSS in MiB, sampled every second.
+    """
+    from gradio_client import Client
+
+    records: list[dict] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+
+    def user(index: int) -> None:
+        rng = random.Random(seed + index)
+        client = Client(url, verbose=False)
+        kinds = list(KINDS)
+        while time.monotonic() < deadline:
+            kind = rng.choice(kinds)
+            record = one_request(client, clips, kind)
+            record["user"] = index
+            with lock:
+                records.append(record)
+
+    def sampler() -> None:
+        t0 = time.monotonic()
+        while not stop.is_set():
+            samples.append((round(time.monotonic() - t0, 1), rss()))
+            stop.wait(1.0)
+
+    watcher = threading.Thread(target=sampler, daemon=True) if rss else None
+    if watcher:
+        watcher.start()
+    started = time.monotonic()
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    stop.set()
+    if watcher:
+        watcher.join(timeout=5)
+    return summarise(records, elapsed, users, samples)
+
+
+def summarise(records: list[dict], elapsed: float, users: int,
+              samples: list[tuple[float, float]]) -> dict:
+    by_kind = {}
+    for kind in KINDS:
+        rows = [r for r in records if r["kind"] == kind]
+        if not rows:
+            continue
+        latencies = [r["seconds"] for r in rows]
+        by_kind[kind] = {
+            "requests": len(rows),
+            "answered_as_expected": sum(r["answered"] for r in rows),
+            "median_s": round(statistics.median(latencies), 3),
+            "p95_s": round(percentile(latencies, 95), 3),
+            "example_message": next((r["message"] for r in rows if r["message"]), None),
+        }
+    good = [r for r in records if r["good"]]
+    bad = [r for r in records if not r["good"]]
+    return {
+        "users": users,
+        "seconds": round(elapsed, 1),
+        "requests": len(records),
+        "requests_per_s": round(len(records) / elapsed, 2) if elapsed else None,
+        "good_requests": len(good),
+        "good_failed": sum(not r["ok"] for r in good),
+        "bad_requests": len(bad),
+        "bad_not_answered_with_message": sum(not r["answered"] for r in bad),
+        "by_kind": by_kind,
+        "rss_mb": {"start": samples[0][1], "end": samples[-1][1],
+                   "max": max(v for _, v in samples), "samples": samples} if samples else None,
+        "failures": [r for r in records if (r["good"] and not r["ok"]) or
+                     (not r["good"] and not r["answered"])][:20],
+    }
+
+
+def tiny_bundle(root: Path) -> Path:
+    """A bundle of random-weight tiny members (for when assets/default does not exist yet)."""
+    from emoens.bundle import MemberSpec, build_bundle
+    from tests.fixtures.models import (make_kobert_tokenizer_dir, make_tiny_speech_model_dir,
+                                       make_tiny_text_model_dir)
+
+    tok = make_kobert_tokenizer_dir(root / "tokenizer")
+    speech = make_tiny_speech_model_dir(root / "speech")
+    text = make_tiny_text_model_dir(root / "text", tok)
+    bundle, _ = build_bundle(root / "bundle", [
+        (MemberSpec("speech", "hf-speech", "speech", "speech"), speech),
+        (MemberSpec("text", "hf-text", "text", "text"), text)],
+        name="tiny-load-test", asr={"backend": "none"},
+        provenance={"note": "random weights, load test only"})
+    return bundle.root
+
+
+def serve(bundle: Path, port: int) -> subprocess.Popen:
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+               EMOENS_BUNDLE=str(bundle), EMOENS_MAX_UPLOAD_MB=str(MAX_UPLOAD_MB),
+               EMOENS_MAX_AUDIO_SECONDS=str(MAX_AUDIO_SECONDS), GRADIO_ANALYTICS_ENABLED="False")
+    return subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def wait_up(proc: subprocess.Popen, url: str, timeout: float = 180) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the app exited:\n" + proc.stdout.read())
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the app did not answer at {url} within {timeout:.0f} s")
+
+
+def markdown(result: dict) -> str:
+    rss = result["rss_mb"] or {}
+    lines = [
+        f"{result['users']} concurrent `gradio_client` users for {result['seconds']} s against "
+        f"`python app.py` (bundle: {result['bundle_kind']}; caps {MAX_UPLOAD_MB:g} MB / "
+        f"{MAX_AUDIO_SECONDS:g} s; {result['app_concurrency']} analysis at a time).",
+        "",
+        f"- requests: **{result['requests']}** ({result['requests_per_s']}/s); good: "
+        f"{result['good_requests']}, **failed: {result['good_failed']}**; bad: {result['bad_requests']}, "
+        f"**not answered with their message: {result['bad_not_answered_with_message']}**",
+        f"- server RSS: start **{rss.get('start')} MiB**, end **{rss.get('end')} MiB**, "
+        f"max {rss.get('max')} MiB",
+        "",
+        "| request | count | as expected | median s | p95 s | message (example) |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for kind, row in result["by_kind"].items():
+        msg = (row["example_message"] or "(result)").replace("|", "\\|").replace("\n", " ")[:110]
+        lines.append(f"| {kind} | {row['requests']} | {row['answered_as_expected']} | "
+                     f"{row['median_s']} | {row['p95_s']} | {msg} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--bundle", help="bundle folder (default: assets/default, else a tiny one)")
+    parser.add_argument("--no-write", action="store_true", help="print, do not write bench/results")
+    args = parser.parse_args(argv)
+
+    import psutil
+
+    with tempfile.TemporaryDirectory(prefix="emoens-load-") as tmp:
+        tmp = Path(tmp)
+        default = REPO / "assets" / "default"
+        if args.bundle:
+            bundle, kind = Path(args.bundle), f"given ({args.bundle})"
+        elif (default / "bundle.json").is_file():
+            bundle, kind = default, "assets/default"
+        else:
+            bundle, kind = tiny_bundle(tmp / "tiny"), "tiny random-weight (assets/default not built yet)"
+        clips = make_clips(tmp / "clips")
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/"
+        proc = serve(bundle, port)
+        try:
+            wait_up(proc, url)
+            server = psutil.Process(proc.pid)
+
+            def rss() -> float:
+                return round(server.memory_info().rss / 2**20, 1)
+
+            # one warm-up request per kind, so that "start" is the served, loaded state
+            from gradio_client import Client
+
+            warm = Client(url, verbose=False)
+            for k in KINDS:
+                one_request(warm, clips, k)
+            result = drive(url, clips, users=args.users, seconds=args.seconds, rss=rss)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    result.update(bundle_kind=kind, app_concurrency=int(os.environ.get("EMOENS_CONCURRENCY", "1")))
+    text = markdown(result)
+    print(text)
+    if not args.no_write:
+        for path in write_results("load", result, text):
+            print("written:", path.relative_to(REPO))
+    ok = result["good_failed"] == 0 and result["bad_not_answered_with_message"] == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
