@@ -19,8 +19,10 @@ member's own probabilities, so a front end can re-mix the ensemble with other we
 Long audio (over ``single_pass_max_seconds``) is cut into fixed windows with overlap; each window
 is classified (in batches of ``batch_size`` windows, so a 10-minute file never sits in one tensor),
 ``timeline`` lists them, and the overall speech result is the duration-weighted mean over the
-non-silent windows. The transcript (given or from ASR over the whole file) is classified once and
-fused with every window. Short audio has an empty timeline.
+non-silent windows. A given transcript is classified once and fused with every window; an ASR
+transcript with timestamps is also split by window (each timeline entry then carries the
+``transcript`` of the segments it overlaps and fuses that text's probabilities). Short audio has an
+empty timeline.
 
 Shared Whisper encoding: when a ``whisper-head`` speech member was trained on padded (30-s)
 encoder input (its config says ``"padded_input": true``) and the ASR is faster-whisper on the
@@ -439,6 +441,29 @@ class EmotionRecognizer:
                 for j, row in zip(with_text, probs):
                     text_probas[member_name][j] = row
             timing["text"] += time.perf_counter() - t0
+        # Long audio transcribed by an ASR with timestamps: each window also gets the text of the
+        # segments it overlaps, so the timeline follows what was said when.
+        window_texts: dict[int, str] = {}
+        for j, info in enumerate(per_job):
+            windows_of_job = np.flatnonzero(owners_arr == j)
+            if info["source"] != "asr" or not info["segments"] or len(windows_of_job) < 2:
+                continue
+            for k in windows_of_job:
+                start, end = bounds[k][0] / SAMPLE_RATE, bounds[k][1] / SAMPLE_RATE
+                words = " ".join(seg["text"] for seg in info["segments"]
+                                 if seg["start"] < end and seg["end"] > start).strip()
+                window_texts[int(k)] = words
+        window_text_probas: dict[str, dict[int, np.ndarray]] = {n: {} for n in text_members}
+        spoken = [k for k, words in window_texts.items() if words]
+        if text_members and spoken:
+            t0 = time.perf_counter()
+            for member_name in text_members:
+                for s in range(0, len(spoken), self.batch_size):
+                    part = spoken[s:s + self.batch_size]
+                    probs = self.members[member_name].predict_proba([window_texts[k] for k in part])
+                    for k, row in zip(part, np.asarray(probs, dtype=np.float64)):
+                        window_text_probas[member_name][k] = row
+            timing["text"] += time.perf_counter() - t0
 
         # 3. fusion per job: windows -> duration-weighted overall -> ensemble
         t0 = time.perf_counter()
@@ -468,14 +493,21 @@ class EmotionRecognizer:
             if len(idx) > 1:
                 for k, (s, e), silent_win in zip(idx, win_bounds, win_silent):
                     window_proba = {n: rows[k] for n, rows in speech.items()}
-                    window_proba.update({n: member_proba[n] for n in text_members})
+                    if int(k) in window_texts:  # per-window ASR text (None: no words here)
+                        window_proba.update({n: window_text_probas[n].get(int(k))
+                                             for n in text_members})
+                    else:
+                        window_proba.update({n: member_proba[n] for n in text_members})
                     win_ens = apply_fusion(self.fusion, window_proba)[0]
                     label = LABELS[int(np.argmax(win_ens))]
-                    timeline.append({
+                    entry = {
                         "start": round(s / SAMPLE_RATE, 3), "end": round(e / SAMPLE_RATE, 3),
                         "speech": _as_dict(modality_proba(self.fusion, window_proba, "speech")[0]),
                         "ensemble": _as_dict(win_ens), "label": label, "label_ko": LABELS_KO[label],
-                        "silent": bool(silent_win)})
+                        "silent": bool(silent_win)}
+                    if int(k) in window_texts:
+                        entry["transcript"] = window_texts[int(k)]
+                    timeline.append(entry)
             label = LABELS[int(np.argmax(ensemble))]
             configured = self.fusion_weights
             results.append({

@@ -213,3 +213,32 @@ def test_stack_fusion_in_the_recognizer():
     assert both["fusion"]["method"] == "stack"
     alone = recognizer.analyze((16000, planted_tone("sad", 1.0)))
     assert alone["fusion"]["method"] == "weighted" and alone["ensemble"] == alone["speech"]
+
+
+class TimedASR:
+    """A stand-in ASR with timestamps: 'happy' words in the first half, 'sad' in the second."""
+
+    name = "timed-test"
+
+    def transcribe(self, samples, encoder_output=None, *, name="audio"):
+        from emoens.asr import Transcript
+
+        half = len(samples) / 16000 / 2
+        segments = [{"start": 0.0, "end": half, "text": "정말 행복해"},
+                    {"start": half, "end": 2 * half, "text": "너무 슬퍼"}]
+        return Transcript(" ".join(s["text"] for s in segments), self.name, segments, "ko")
+
+
+def test_timeline_uses_the_asr_text_of_each_window():
+    # neutral-ish speech everywhere (silence-free noise); the words carry the change
+    rng = np.random.default_rng(0)
+    wave = (0.05 * rng.standard_normal(16000 * 60)).astype(np.float32)
+    recognizer = EmotionRecognizer({"tone": ToneSpeechMember(), "keyword": KeywordTextMember()},
+                                   asr=TimedASR())
+    result = recognizer.analyze((16000, wave))
+    assert result["transcript_source"] == "asr"
+    first, last = result["timeline"][0], result["timeline"][-1]
+    assert first["transcript"] == "정말 행복해" and first["label"] == "happy"
+    assert last["transcript"] == "너무 슬퍼" and last["label"] == "sad"
+    middle = [e for e in result["timeline"] if e["start"] < 30 < e["end"]]
+    assert middle and all(e["transcript"] == "정말 행복해 너무 슬퍼" for e in middle)
