@@ -515,3 +515,15 @@ def test_C45_cli_value_of_the_wrong_type(capsys, tmp_path):
                        "--folds", "many")
     assert code == 2
     assert "emoens prepare: error: argument --folds: invalid int value: 'many'" in err
+
+
+def test_the_docs_catalogue_lists_every_case():
+    """docs/errors.md has a row for every case tested here (and no case that is not tested)."""
+    source = Path(__file__).read_text(encoding="utf-8")
+    tested = set(re.findall(r"(?<![A-Za-z0-9])C(\d\d)(?!\d)", source))
+    docs = (REPO / "docs" / "errors.md").read_text(encoding="utf-8")
+    documented = set()
+    for a, b in re.findall(r"^\| C(\d\d)(?:–C(\d\d))? \|", docs, flags=re.M):
+        documented.update(f"{n:02d}" for n in range(int(a), int(b or a) + 1))
+    assert len(tested) >= 30
+    assert documented == tested
