@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import tempfile
 import threading
@@ -400,11 +399,6 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
     return demo
 
 
-@functools.lru_cache(maxsize=1)
-def _css() -> str:
-    return CSS
-
-
 def launch_kwargs(settings: Settings | None = None) -> dict:
     """Keyword arguments of ``demo.launch()``: host/port from GRADIO_SERVER_NAME/PORT (default
     127.0.0.1:7860), the upload cap, the offline theme."""
@@ -416,7 +410,7 @@ def launch_kwargs(settings: Settings | None = None) -> dict:
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
         "max_file_size": int(settings.max_upload_mb * 1024 * 1024),
         "theme": theme(),
-        "css": _css(),
+        "css": CSS,
         "js": JS,
         "show_error": True,
     }

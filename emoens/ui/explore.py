@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from emoens.labels import LABELS, LABELS_KO
-from emoens.ui.charts import CLASS_COLORS, _layout, class_tick, empty_figure
+from emoens.ui.charts import _layout, class_tick, empty_figure
 from emoens.ui.config import UIError
 
 FILTER_COLUMNS = ("corpus", "split", "style", "gender")
