@@ -274,6 +274,16 @@ class EmotionRecognizer:
             text = texts[i]
             if text is not None and not str(text).strip():
                 text = None
+            if text is not None and not str(text).isascii():
+                try:  # lone surrogates: bytes that were not UTF-8 (argv, a file read with errors=…)
+                    str(text).encode("utf-8")
+                except UnicodeEncodeError:
+                    message = (f"the transcript given for {label or f'item {i}'} is not valid text "
+                               "(it holds bytes that are not UTF-8): give the transcript as UTF-8")
+                    if errors == "raise":
+                        raise RecognizerError(message) from None
+                    results[i] = {"error": message, "input": label or f"item {i}"}
+                    continue
             jobs.append((i, samples, text, label or f"item {i}"))
         timing["decode"] += time.perf_counter() - t0
 

@@ -527,3 +527,18 @@ def test_the_docs_catalogue_lists_every_case():
         documented.update(f"{n:02d}" for n in range(int(a), int(b or a) + 1))
     assert len(tested) >= 30
     assert documented == tested
+
+
+def test_C46_transcript_with_undecodable_bytes(tmp_path, tone_recognizer, capsys):
+    """Non-UTF-8 bytes typed on the command line reach Python as lone surrogates."""
+    from emoens.recognizer import RecognizerError
+
+    p = wav(tmp_path / "clip.wav", sine(1.0))
+    bad_text = b"caf\xe9 \xff".decode("utf-8", "surrogateescape")
+    with pytest.raises(RecognizerError) as info:
+        tone_recognizer.analyze(str(p), text=bad_text)
+    assert message(info) == (f"the transcript given for {p} is not valid text (it holds bytes that "
+                             "are not UTF-8): give the transcript as UTF-8")
+    results = tone_recognizer.analyze_batch([str(p), str(p)], texts=[bad_text, "행복해"],
+                                            errors="return")
+    assert results[0]["error"] == message(info) and results[1]["label"] == "happy"
