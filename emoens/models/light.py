@@ -58,8 +58,15 @@ def _to_canonical(proba: np.ndarray, classes: Sequence[str]) -> np.ndarray:
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` layout with fixed zip timestamps, so that a rebuild gives identical bytes."""
+    import zipfile
+
     with atomic_write(path, "wb") as handle:
-        np.savez(handle, **{k: np.asarray(v) for k, v in arrays.items()})
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
+            for name, value in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                with archive.open(info, "w", force_zip64=True) as out:
+                    np.lib.format.write_array(out, np.asarray(value), allow_pickle=False)
 
 
 def _read_config(path: Path, kind: str) -> dict:
