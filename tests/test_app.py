@@ -432,3 +432,12 @@ def test_app_py_serves_the_page(app_bundle_dir):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_app_py_with_a_missing_bundle_says_so_without_traceback(tmp_path):
+    env = dict(os.environ, EMOENS_BUNDLE=str(tmp_path / "no-such-bundle"))
+    out = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 1
+    assert "emoens app: error:" in out.stderr and "no-such-bundle" in out.stderr
+    assert "Traceback" not in out.stderr
