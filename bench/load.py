@@ -191,6 +191,7 @@ def summarise(records: list[dict], elapsed: float, users: int,
         "bad_not_answered_with_message": sum(not r["answered"] for r in bad),
         "by_kind": by_kind,
         "rss_mb": {"start": samples[0][1], "end": samples[-1][1],
+                   "at_one_third": samples[len(samples) // 3][1],
                    "max": max(v for _, v in samples), "samples": samples} if samples else None,
         "failures": [r for r in records if (r["good"] and not r["ok"]) or
                      (not r["good"] and not r["answered"])][:20],
@@ -249,7 +250,7 @@ def markdown(result: dict) -> str:
         f"{result['good_requests']}, **failed: {result['good_failed']}**; bad: {result['bad_requests']}, "
         f"**not answered with their message: {result['bad_not_answered_with_message']}**",
         f"- server RSS: start **{rss.get('start')} MiB**, end **{rss.get('end')} MiB**, "
-        f"max {rss.get('max')} MiB",
+        f"max {rss.get('max')} MiB (at one third of the run: {rss.get('at_one_third')} MiB)",
         "",
         "| request | count | as expected | median s | p95 s | message (example) |",
         "|---|---:|---:|---:|---:|---|",
