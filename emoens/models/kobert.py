@@ -185,9 +185,14 @@ tokenization_auto.REGISTERED_TOKENIZER_CLASSES.setdefault("KoBERTTokenizer", KoB
 def train_sentencepiece(texts: list[str], out_dir: str | os.PathLike, vocab_size: int = 200) -> Path:
     """Train a small KoBERT-style SentencePiece model on ``texts`` (tests, tiny configs).
 
-    The five special tokens get ids 0-4 as in KoBERT. Returns the path of ``spiece.model``.
+    The five special tokens get ids 0-4 as in KoBERT; every character seen gets a piece, so the
+    vocabulary grows beyond ``vocab_size`` when the texts hold more distinct characters (Korean
+    easily has hundreds). Returns the path of ``spiece.model``.
     """
     import io
+
+    chars = {c for t in texts for c in t if not c.isspace()}
+    vocab_size = max(int(vocab_size), len(chars) + 8)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
