@@ -26,6 +26,7 @@ def _test_accuracy(model_dir: Path, manifest: Path, modality: str) -> float:
     return float(np.mean(np.asarray(pred) == rows["label"].to_numpy()))
 
 
+@pytest.mark.slow  # ~10-40 s each on 2 free cores, more under load
 @pytest.mark.parametrize("modality", ["speech", "text"])
 def test_tiny_model_learns_planted_signal(modality, synthetic_manifest, tmp_path):
     from emoens.train.runner import train
