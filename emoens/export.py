@@ -400,6 +400,66 @@ def _copy_files(src: Path, dst: Path, names: Sequence[str]) -> None:
             shutil.copy2(src / name, dst / name)
 
 
+def _matmul_feature_encoder(model):
+    """Replace a wav2vec2-family convolutional feature encoder (for export only) by an
+    equivalent one whose strided convolutions after the first are slices + one MatMul each,
+    channel-last. Dynamic int8 then covers them: as MatMulInteger they are several times faster
+    than fp32 Conv, while ConvInteger is slower. Returns True when the model was rewritten."""
+    import torch
+    from torch import nn
+
+    base = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    encoder = getattr(base, "feature_extractor", None)
+    layers = getattr(encoder, "conv_layers", None)
+    if layers is None or len(layers) < 2:
+        return False
+    for layer in list(layers)[1:]:
+        conv = getattr(layer, "conv", None)
+        norm = getattr(layer, "layer_norm", None)
+        if not isinstance(conv, nn.Conv1d) or conv.groups != 1 or conv.padding not in ((0,), 0) \
+                or conv.dilation != (1,) or (norm is not None and not isinstance(norm, nn.LayerNorm)):
+            return False
+
+    class ConvAsMatMul(nn.Module):
+        """``layer`` (Conv1d [+ LayerNorm] + activation) on channel-last input."""
+
+        def __init__(self, layer):
+            super().__init__()
+            conv = layer.conv
+            self.k, self.s = conv.kernel_size[0], conv.stride[0]
+            self.linear = nn.Linear(conv.in_channels * self.k, conv.out_channels, bias=conv.bias is not None)
+            with torch.no_grad():  # column j*C_in + c holds weight[:, c, j]
+                self.linear.weight.copy_(conv.weight.permute(0, 2, 1).reshape(conv.out_channels, -1))
+                if conv.bias is not None:
+                    self.linear.bias.copy_(conv.bias)
+            self.norm = getattr(layer, "layer_norm", None)
+            self.activation = layer.activation
+
+        def forward(self, x):  # (batch, time, channels)
+            k, s = self.k, self.s
+            # window j of every output frame: static negative ends keep the length dynamic
+            parts = [x[:, j:(j - k + 1) or None:s] for j in range(k)]
+            h = self.linear(torch.cat(parts, dim=-1))
+            if self.norm is not None:
+                h = self.norm(h)
+            return self.activation(h)
+
+    class MatMulFeatureEncoder(nn.Module):
+        def __init__(self, encoder):
+            super().__init__()
+            self.first = encoder.conv_layers[0]
+            self.rest = nn.ModuleList(ConvAsMatMul(layer) for layer in list(encoder.conv_layers)[1:])
+
+        def forward(self, input_values):
+            h = self.first(input_values[:, None]).transpose(1, 2)
+            for layer in self.rest:
+                h = layer(h)
+            return h.transpose(1, 2)  # (batch, channels, frames) as the model expects
+
+    setattr(base, "feature_extractor", MatMulFeatureEncoder(encoder).eval())
+    return True
+
+
 def export_speech_member(src: Path, dst: Path, quantize: str | None = "int8") -> dict[str, Any]:
     """Export the hf-speech member in ``src`` (a transformers audio classifier) to ``dst``.
 
@@ -416,13 +476,14 @@ def export_speech_member(src: Path, dst: Path, quantize: str | None = "int8") ->
     except ModelError as exc:
         raise ExportError(str(exc)) from exc
     model.eval()
+    rewritten = bool(quantize) and _matmul_feature_encoder(model)
     dst.mkdir(parents=True, exist_ok=True)
     _write_onnx(model, (torch.zeros(1, 16000),), dst, ["input_values"],
                 {"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}}, quantize)
     _copy_files(src, dst, ["config.json", "preprocessor_config.json"])
     config = model.config
     meta = _meta("speech", order, quantize, src, model_type=config.model_type,
-                 feature_extractor={"do_normalize": bool(getattr(extractor, "do_normalize", True)),
+                 conv_as_matmul=rewritten, feature_extractor={"do_normalize": bool(getattr(extractor, "do_normalize", True)),
                                     "sampling_rate": int(getattr(extractor, "sampling_rate", 16000))},
                  max_seconds=getattr(config, "emoens_max_seconds", None),
                  reverse=bool(getattr(config, "emoens_reverse_audio", False)))

@@ -47,6 +47,22 @@ def test_speech_fp32_matches_torch(onnx_members, tiny_speech_model_dir):
     assert np.abs(got - ref).max() < 1e-4
 
 
+def test_conv_as_matmul_rewrite_is_exact(tiny_speech_model_dir):
+    import torch
+
+    from emoens.export import _matmul_feature_encoder
+    from emoens.models.speech import load_speech_model
+
+    model, _ = load_speech_model(tiny_speech_model_dir)
+    model.eval()
+    waves = [torch.from_numpy(w)[None] for w in _waves(2)]
+    with torch.no_grad():
+        ref = [model(w).logits for w in waves]
+        assert _matmul_feature_encoder(model)
+        got = [model(w).logits for w in waves]
+    assert max((a - b).abs().max().item() for a, b in zip(ref, got)) < 1e-5
+
+
 def test_text_fp32_matches_torch(onnx_members, tiny_text_model_dir):
     ref = load_member("hf-text", tiny_text_model_dir).predict_proba(TEXTS)
     fast = load_member("onnx-text", onnx_members[("text", None)])
@@ -70,7 +86,12 @@ def test_int8_is_close_to_fp32_and_smaller(onnx_members):
 
     ops = {n.op_type for n in onnx.load(str(speech_model)).graph.node}
     assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops
-    assert "ConvInteger" not in ops  # the conv feature encoder stays fp32
+    assert "ConvInteger" not in ops  # int8 convolutions are slower than fp32 ones on CPU
+    # the feature encoder's convolutions after the first became MatMuls (quantised): left are the
+    # first one and the positional convolution
+    convs = [n for n in onnx.load(str(speech_model)).graph.node if n.op_type == "Conv"]
+    assert len(convs) == 2
+    assert json.loads((onnx_members[("speech", "int8")] / "onnx_member.json").read_text())["conv_as_matmul"]
 
 
 def test_sentencepiece_encoder_matches_kobert_tokenizer(onnx_members, tiny_text_model_dir):
