@@ -14,8 +14,9 @@ def register(subparsers) -> None:
         "utt_id). Member names are the files' stems unless --names is given. --method fit and "
         "stack learn from the manifest's VALIDATION rows only; they refuse the test split.",
     )
-    parser.add_argument("--predictions", nargs="+", required=True, metavar="CSV",
-                        help="prediction CSVs (utt_id + one column per label), one per member")
+    parser.add_argument("--predictions", nargs="+", required=True, metavar="[NAME=]CSV",
+                        help="prediction CSVs (utt_id + one column per label), one per member; "
+                        "NAME= names the member (default: the file's stem)")
     parser.add_argument("--names", nargs="+", help="member names, in the order of --predictions")
     parser.add_argument("--modalities", nargs="+", choices=["speech", "text"],
                         help="speech/text per prediction file (default: 'text' when the file name "
@@ -47,8 +48,11 @@ def run(args: argparse.Namespace) -> int:
     from emoens import fusion
     from emoens.fusion import FusionError
 
-    paths = [Path(p) for p in args.predictions]
-    names = args.names or [p.stem for p in paths]
+    from emoens.evaluate import parse_prediction_arg
+
+    named = [parse_prediction_arg(arg) for arg in args.predictions]
+    paths = [path for _, path in named]
+    names = args.names or [name for name, _ in named]
     if len(names) != len(paths) or len(set(names)) != len(names):
         raise FusionError(f"--names must give {len(paths)} distinct names, one per prediction file")
     if args.modalities and len(args.modalities) != len(paths):
