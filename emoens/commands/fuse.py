@@ -43,8 +43,6 @@ def _guess_modality(stem: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Build the fusion and write it atomically; prints the weights."""
-    from pathlib import Path
-
     from emoens import fusion
     from emoens.fusion import FusionError
 
