@@ -72,6 +72,9 @@ def make_session(model_path: str | os.PathLike, threads: int | None = None, spin
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Memory patterns pre-allocate one block for every activation of the largest input seen:
+    # without them the peak for a 5-s clip drops by ~130 MB at no measured speed cost.
+    options.enable_mem_pattern = False
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "1" if spinning else "0")
     try:
@@ -379,13 +382,52 @@ def _torch_export(model, args: tuple, path: Path, input_names: list[str],
                           do_constant_folding=True)
 
 
+DATA_HEADER = b"emoens ONNX external weights\n"
+DATA_ALIGN = 4096  # page-aligned tensors: ONNX Runtime can map them instead of copying
+
+
+def save_external(src: Path, dst: Path, min_bytes: int = 1024) -> None:
+    """Save the ONNX model ``src`` as ``dst`` + ``dst.data`` (weights of ``min_bytes`` or more
+    outside the protobuf, page-aligned, after a text header so no tool mistakes the file for a
+    pickle). Loading then skips one in-memory copy of the weights (~90 MB less for BERT-base)."""
+    import onnx
+
+    from emoens.files import atomic_write, write_bytes
+
+    model = onnx.load(str(src))
+    data_name = dst.name + ".data"
+    with atomic_write(dst.parent / data_name, "wb") as handle:
+        handle.write(DATA_HEADER.ljust(DATA_ALIGN, b"\0"))
+        offset = DATA_ALIGN
+        for tensor in model.graph.initializer:
+            if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.raw_data) < min_bytes:
+                continue
+            raw = tensor.raw_data
+            pad = (-offset) % DATA_ALIGN
+            handle.write(b"\0" * pad)
+            offset += pad
+            handle.write(raw)
+            del tensor.external_data[:]
+            for key, value in (("location", data_name), ("offset", str(offset)), ("length", str(len(raw)))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+            tensor.data_location = onnx.TensorProto.EXTERNAL
+            tensor.ClearField("raw_data")
+            offset += len(raw)
+    write_bytes(dst, model.SerializeToString())
+
+
 def _write_onnx(model, args: tuple, dst: Path, input_names: list[str], axes: dict,
                 quantize: str | None) -> None:
-    fp32 = dst / ("model.fp32.onnx" if quantize else MODEL_FILE)
+    fp32 = dst / "model.fp32.tmp.onnx"
     _torch_export(model, args, fp32, input_names, axes)
+    final = fp32
     if quantize:
-        quantize_int8(fp32, dst / MODEL_FILE, ("MatMul", "Gemm"))
-        fp32.unlink()
+        final = dst / "model.int8.tmp.onnx"
+        quantize_int8(fp32, final, ("MatMul", "Gemm"))
+    save_external(final, dst / MODEL_FILE)
+    for tmp in {fp32, final}:
+        tmp.unlink()
 
 
 def _meta(modality: str, order: Sequence[int], quantize: str | None, source: Path, **extra) -> dict:

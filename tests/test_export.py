@@ -82,6 +82,9 @@ def test_int8_is_close_to_fp32_and_smaller(onnx_members):
         meta = json.loads((onnx_members[(modality, "int8")] / "onnx_member.json").read_text())
         assert meta["quantize"] == "int8"
     speech_model = onnx_members[("speech", "int8")] / "model.onnx"
+    # weights live beside the graph, page-aligned, behind a text header
+    data = (onnx_members[("speech", "int8")] / "model.onnx.data").read_bytes()
+    assert data.startswith(b"emoens ONNX") and len(data) > speech_model.stat().st_size
     import onnx
 
     ops = {n.op_type for n in onnx.load(str(speech_model)).graph.node}
