@@ -618,6 +618,9 @@ def export_bundle(bundle: str | os.PathLike, out: str | os.PathLike, *, fmt: str
         raise ExportError(f"{out} already exists: choose another --out or pass --overwrite")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the bundle is an ordinary folder
     try:
         config = dict(source.config)
         members, exports = [], []
