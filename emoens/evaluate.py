@@ -125,28 +125,13 @@ def parse_prediction_arg(arg: str) -> tuple[str, Path]:
 
 def read_predictions(path: str | Path) -> pd.DataFrame:
     """A predictions CSV (``utt_id`` + the 7 label columns) indexed by ``utt_id``, validated."""
-    path = Path(path)
-    if not path.is_file():
-        raise EvaluateError(f"predictions file not found: {path}")
+    from emoens.fusion import FusionError
+    from emoens.fusion import read_predictions as read_fusion_predictions
+
     try:
-        frame = pd.read_csv(path, dtype={"utt_id": str}, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise EvaluateError(f"predictions file {path} is not a readable CSV: {exc}") from None
-    missing = [c for c in ("utt_id", *LABELS) if c not in frame.columns]
-    if missing:
-        raise EvaluateError(f"predictions file {path} lacks column(s) {', '.join(missing)}; expected "
-                            f"utt_id, {', '.join(LABELS)}")
-    dup = frame["utt_id"][frame["utt_id"].duplicated()]
-    if len(dup):
-        raise EvaluateError(f"predictions file {path}: utt_id {dup.iloc[0]!r} appears more than once")
-    try:
-        values = frame[list(LABELS)].astype(float)
-    except ValueError as exc:
-        raise EvaluateError(f"predictions file {path}: a probability is not a number ({exc})") from None
-    if not np.isfinite(values.to_numpy()).all():
-        raise EvaluateError(f"predictions file {path}: NaN or infinite probabilities")
-    values.index = frame["utt_id"].to_numpy()
-    return values
+        return read_fusion_predictions(path)
+    except FusionError as exc:
+        raise EvaluateError(str(exc)) from None
 
 
 def _listing(ids: Sequence[str], limit: int = 10) -> str:

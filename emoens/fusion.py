@@ -404,6 +404,8 @@ def read_predictions(path: str | Path):
         values = frame[list(LABELS)].astype(float)
     except ValueError as exc:
         raise FusionError(f"predictions file {path}: non-numeric probability: {exc}") from exc
+    if not np.isfinite(values.to_numpy()).all():
+        raise FusionError(f"predictions file {path}: NaN or infinite probabilities")
     values.index = frame["utt_id"]
     return values
 
