@@ -68,8 +68,14 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   say "installing Python packages from $REQ (first time: a few minutes)"
   # torch==2.13.0 CPU: pip's configured find-links (/opt/wheels) is used where the machine has it.
   FIND_LINKS=(); [ -d /opt/wheels ] && FIND_LINKS=(--find-links /opt/wheels)
-  "$VENV/bin/pip" install -q --disable-pip-version-check "${FIND_LINKS[@]}" -r "$REQ"
-  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  LOG="$VENV/pip-install.log"
+  if ! { "$VENV/bin/pip" install -q --disable-pip-version-check "${FIND_LINKS[@]}" -r "$REQ" \
+         && "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e .; } \
+       >"$LOG" 2>&1; then
+    grep -v "^WARNING: Location" "$LOG" | tail -n 30 >&2
+    echo "[emoens setup] installing Python packages failed; full log: $LOG" >&2
+    exit 1
+  fi
   echo "$WANT" > "$STAMP"
 else
   say "Python packages already installed"
