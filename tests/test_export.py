@@ -233,3 +233,28 @@ def test_latency_bench_quick_smoke():
     result = json.loads((REPO / ".cache" / "bench" / "results-quick" / "latency.json").read_text())
     assert result["base"]["process"]["fast"]["torch_imported"] is False
     assert result["base"]["process"]["naive"]["torch_imported"] is True
+
+
+def test_fast_tokenizer_text_member(tmp_path):
+    """A text model with a Hugging Face fast tokenizer runs through ``tokenizers`` alone."""
+    import torch
+    from transformers import BertTokenizerFast
+
+    from emoens.models.text import build_text_model
+
+    chars = sorted({c for t in TEXTS for c in t if not c.isspace()})
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]))
+    tok_dir = tmp_path / "tok"
+    BertTokenizerFast(str(tmp_path / "vocab.txt")).save_pretrained(str(tok_dir))
+    torch.manual_seed(0)
+    model, tok = build_text_model(None, tokenizer=tok_dir, model_config={
+        "model_type": "bert", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+        "intermediate_size": 64, "max_position_embeddings": 128})
+    src = tmp_path / "model"
+    model.save_pretrained(str(src))
+    tok.save_pretrained(str(src))
+    meta = export_text_member(src, tmp_path / "onnx", None)
+    assert meta["tokenizer"]["kind"] == "tokenizers"
+    ref = load_member("hf-text", src).predict_proba(TEXTS)
+    got = load_member("onnx-text", tmp_path / "onnx").predict_proba(TEXTS)
+    assert np.abs(got - ref).max() < 1e-4
