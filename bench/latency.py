@@ -208,9 +208,17 @@ class Fast:
     name = "fast"
 
     def __init__(self, bundle: Path):
+        from emoens.export import onnxruntime_available, torch_int8_member
         from emoens.recognizer import EmotionRecognizer
 
-        self.recognizer = EmotionRecognizer.from_bundle(bundle, asr="none")
+        if onnxruntime_available():
+            self.recognizer = EmotionRecognizer.from_bundle(bundle, asr="none")
+        else:  # the fallback: the hf bundle with torch.ao dynamic int8
+            log("onnxruntime is not installed: fast path = hf bundle + torch.ao dynamic int8")
+            hf = bundle.parent / bundle.name.replace("onnx-int8-", "hf-")
+            self.recognizer = EmotionRecognizer.from_bundle(hf, asr="none")
+            for member in self.recognizer.members.values():
+                torch_int8_member(member)
         self.speech = self.recognizer.members["speech"]
 
     def speech_only(self, wave: np.ndarray):

@@ -682,6 +682,16 @@ def torch_dynamic_int8(model):
     return quantize_dynamic(model.eval(), {torch.nn.Linear}, dtype=torch.qint8)
 
 
+def torch_int8_member(member):
+    """Quantise a loaded hf-speech/hf-text member's ``model`` in place with
+    :func:`torch_dynamic_int8` (CPU only); returns the member."""
+    model = getattr(member, "model", None)
+    if model is None:
+        raise ExportError(f"{member!r} has no torch model to quantise")
+    member.model = torch_dynamic_int8(model.cpu())
+    return member
+
+
 def onnxruntime_available() -> bool:
     """True when onnxruntime can be imported."""
     try:

@@ -206,6 +206,16 @@ def test_cli_export_bundle(tmp_path, tiny_speech_model_dir, tiny_text_model_dir,
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left over
 
 
+def test_torch_int8_member(tiny_text_model_dir):
+    from emoens.export import torch_int8_member
+
+    ref = load_member("hf-text", tiny_text_model_dir).predict_proba(TEXTS)
+    member = torch_int8_member(load_member("hf-text", tiny_text_model_dir))
+    assert np.abs(member.predict_proba(TEXTS) - ref).max() < 0.05
+    with pytest.raises(ExportError, match="no torch model"):
+        torch_int8_member(object())
+
+
 def test_torch_dynamic_int8_fallback(tiny_text_model_dir):
     import torch
 
