@@ -87,3 +87,20 @@ def test_shipped_bundle_reproduces_its_recorded_numbers(shared_data, config):
         # int8 kernels may differ across CPUs: a prediction or two, not a different model
         assert abs(got["macro_f1"] - recorded[name]["macro_f1"]) <= 0.01, name
         assert abs(got["accuracy"] - recorded[name]["accuracy"]) <= 0.01, name
+
+
+@pytest.mark.parametrize("form", ["linear", "loglinear", "loglinear_bias"])
+def test_fusion_forms_are_applied_by_the_unchanged_loader(form):
+    """The fusion forms train-default may choose are plain fusion configs that apply_fusion applies
+    exactly as the training code scored them (log-linear pooling stored as a diagonal stack)."""
+    from emoens.commands.train_default import _fusion_proba, fusion_config
+    from emoens.fusion import apply_fusion, validate_fusion
+
+    rng = np.random.default_rng(0)
+    speech, text = rng.dirichlet(np.ones(7), 20), rng.dirichlet(np.ones(7), 20)
+    bias = np.linspace(-0.5, 0.5, 7) if form == "loglinear_bias" else None
+    config = validate_fusion(json.loads(json.dumps(fusion_config(form, 0.3, {}, bias))))
+    got = apply_fusion(config, {"speech": speech, "text": text})
+    assert np.allclose(got, _fusion_proba(form, 0.3, bias, speech, text), atol=1e-9)
+    # without a transcript the speech member decides alone
+    assert np.allclose(apply_fusion(config, {"speech": speech, "text": None}), speech)
