@@ -210,6 +210,25 @@ def _tab(page, name: str) -> None:
     page.wait_for_timeout(300)
 
 
+def _click_bar_until(page, bar, condition: str, attempts: int = 4) -> None:
+    """Click a plotly bar as a user does (on plotly's layer) until ``condition`` holds.
+
+    On a loaded machine plotly may still be laying the figure out when the bar first appears, so a
+    click can land before its handlers are bound; a person would click again.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        box = bar.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        try:
+            page.wait_for_function(condition, timeout=5000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+
+
 def test_compare_explore_and_model_tabs(watched, labelled_manifest):
     page = watched.page
     _tab(page, "Compare 비교")
@@ -231,10 +250,8 @@ def test_compare_explore_and_model_tabs(watched, labelled_manifest):
     page.wait_for_selector("#distribution g.point", timeout=15000)
     # Clicking the "sad" bar lists the sad utterances …
     sad = LABELS.index("sad")
-    box = page.locator("#distribution g.trace.bars").first.locator("g.point path").nth(sad).bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # as a user: plotly's layer
-    page.wait_for_function("document.querySelector('#listing').innerText.includes('synthetic_06')",
-                           timeout=15000)
+    bar = page.locator("#distribution g.trace.bars").first.locator("g.point path").nth(sad)
+    _click_bar_until(page, bar, "document.querySelector('#listing').innerText.includes('synthetic_06')")
     assert "synthetic_02" in page.inner_text("#listing") and "synthetic_00" not in page.inner_text("#listing")
     # … and so does clicking a row of the counts table.
     page.locator("#counts-table").get_by_text("기쁨 happy").first.click()
