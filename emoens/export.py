@@ -444,7 +444,7 @@ def _copy_files(src: Path, dst: Path, names: Sequence[str]) -> None:
 
 def _matmul_feature_encoder(model):
     """Replace a wav2vec2-family convolutional feature encoder (for export only) by an
-    equivalent one whose strided convolutions after the first are slices + one MatMul each,
+    equivalent one whose strided convolutions after the first are reshapes/slices + MatMuls,
     channel-last. Dynamic int8 then covers them: as MatMulInteger they are several times faster
     than fp32 Conv, while ConvInteger is slower. Returns True when the model was rewritten."""
     import torch
@@ -459,29 +459,47 @@ def _matmul_feature_encoder(model):
         conv = getattr(layer, "conv", None)
         norm = getattr(layer, "layer_norm", None)
         if not isinstance(conv, nn.Conv1d) or conv.groups != 1 or conv.padding not in ((0,), 0) \
-                or conv.dilation != (1,) or (norm is not None and not isinstance(norm, nn.LayerNorm)):
+                or conv.dilation != (1,) or conv.kernel_size[0] > 2 * conv.stride[0] \
+                or (norm is not None and not isinstance(norm, nn.LayerNorm)):
             return False
 
     class ConvAsMatMul(nn.Module):
-        """``layer`` (Conv1d [+ LayerNorm] + activation) on channel-last input."""
+        """``layer`` (Conv1d [+ LayerNorm] + activation) on channel-last input (batch, time, C).
+
+        With stride s and kernel k <= 2s, output frame t reads frames st … st+k-1: the first s
+        of them are row t of the input viewed as (time/s, s*C) (a free reshape), the other k-s
+        are strided slices. So one MatMul on the reshaped input (weights of frames >= k are zero)
+        plus one per extra frame, and far less copying than an im2col.
+        """
 
         def __init__(self, layer):
             super().__init__()
             conv = layer.conv
-            self.k, self.s = conv.kernel_size[0], conv.stride[0]
-            self.linear = nn.Linear(conv.in_channels * self.k, conv.out_channels, bias=conv.bias is not None)
-            with torch.no_grad():  # column j*C_in + c holds weight[:, c, j]
-                self.linear.weight.copy_(conv.weight.permute(0, 2, 1).reshape(conv.out_channels, -1))
+            k, s, cin, cout = conv.kernel_size[0], conv.stride[0], conv.in_channels, conv.out_channels
+            self.k, self.s, self.cin = k, s, cin
+            weight = conv.weight.detach()  # (cout, cin, k)
+            head = torch.zeros(cout, s, cin)
+            head[:, : min(k, s)] = weight[:, :, : min(k, s)].permute(0, 2, 1)
+            self.head = nn.Linear(s * cin, cout, bias=conv.bias is not None)
+            self.tail = nn.ModuleList(nn.Linear(cin, cout, bias=False) for _ in range(s, k))
+            with torch.no_grad():
+                self.head.weight.copy_(head.reshape(cout, s * cin))
                 if conv.bias is not None:
-                    self.linear.bias.copy_(conv.bias)
+                    self.head.bias.copy_(conv.bias)
+                for i, lin in enumerate(self.tail):
+                    lin.weight.copy_(weight[:, :, s + i])
             self.norm = getattr(layer, "layer_norm", None)
             self.activation = layer.activation
 
-        def forward(self, x):  # (batch, time, channels)
+        def forward(self, x):
             k, s = self.k, self.s
-            # window j of every output frame: static negative ends keep the length dynamic
-            parts = [x[:, j:(j - k + 1) or None:s] for j in range(k)]
-            h = self.linear(torch.cat(parts, dim=-1))
+            frames = (x.shape[1] - k) // s + 1
+            if k < s:  # the last group of s frames may be cut short: pad (zero weights read it)
+                x = nn.functional.pad(x, (0, 0, 0, s - k))
+            h = self.head(x[:, : s * frames].reshape(x.shape[0], -1, s * self.cin))
+            for i, lin in enumerate(self.tail):
+                j = s + i  # static negative end: every slice has `frames` rows, length stays dynamic
+                h = h + lin(x[:, j:(j - k + 1) or None:s])
             if self.norm is not None:
                 h = self.norm(h)
             return self.activation(h)

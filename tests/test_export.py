@@ -47,13 +47,22 @@ def test_speech_fp32_matches_torch(onnx_members, tiny_speech_model_dir):
     assert np.abs(got - ref).max() < 1e-4
 
 
-def test_conv_as_matmul_rewrite_is_exact(tiny_speech_model_dir):
+@pytest.mark.parametrize("kernels,strides", [(None, None), ([10, 3, 2], [5, 2, 2])])
+def test_conv_as_matmul_rewrite_is_exact(tiny_speech_model_dir, tmp_path, kernels, strides):
+    """Exact in torch and in the exported graph, for kernel < stride (the fixture) and for
+    wav2vec2's kernel 3 / stride 2 and kernel 2 / stride 2."""
     import torch
 
     from emoens.export import _matmul_feature_encoder
-    from emoens.models.speech import load_speech_model
+    from emoens.models.speech import build_speech_model, load_speech_model
+    from tests.fixtures.models import TINY_SPEECH_CONFIG
 
-    model, _ = load_speech_model(tiny_speech_model_dir)
+    if kernels is None:
+        model, _ = load_speech_model(tiny_speech_model_dir)
+    else:
+        torch.manual_seed(0)
+        model, _ = build_speech_model(None, model_config={**TINY_SPEECH_CONFIG, "conv_kernel": kernels,
+                                                          "conv_stride": strides})
     model.eval()
     waves = [torch.from_numpy(w)[None] for w in _waves(2)]
     with torch.no_grad():
@@ -61,6 +70,14 @@ def test_conv_as_matmul_rewrite_is_exact(tiny_speech_model_dir):
         assert _matmul_feature_encoder(model)
         got = [model(w).logits for w in waves]
     assert max((a - b).abs().max().item() for a, b in zip(ref, got)) < 1e-5
+    # and the exported graph keeps the length dynamic (odd lengths, other lengths than traced)
+    from emoens.export import _torch_export, make_session
+
+    _torch_export(model, (torch.zeros(1, 16000),), tmp_path / "m.onnx", ["input_values"],
+                  {"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}})
+    session = make_session(tmp_path / "m.onnx")
+    for w, r in zip(waves, ref):
+        assert np.abs(session.run(None, {"input_values": w.numpy()})[0] - r.numpy()).max() < 1e-4
 
 
 def test_text_fp32_matches_torch(onnx_members, tiny_text_model_dir):
