@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from common import REPO, machine_info, percentile, write_results  # noqa: E402
+from common import REPO, percentile, write_results  # noqa: E402
 
 SENTENCE = "오늘은 정말 기분이 좋아요"  # made up, not corpus data
 MAX_UPLOAD_MB = 2.0

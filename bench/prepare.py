@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, machine_info, write_results  # noqa: E402  (bench/common.py sets sys.path)
+from common import REPO, write_results  # noqa: E402  (bench/common.py sets sys.path)
 
 FULL_KEMDY20_SEGMENTS = 13462
 

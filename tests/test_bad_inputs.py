@@ -9,7 +9,6 @@ or that the input works. Cases are named ``C01``… so that the docs table can b
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
