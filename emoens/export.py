@@ -20,7 +20,6 @@ import os
 import shutil
 import tempfile
 import time
-import unicodedata
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
@@ -30,6 +29,7 @@ import numpy as np
 from emoens.errors import EmoensError
 from emoens.files import write_json
 from emoens.labels import LABELS
+from emoens.models.sentencepiece_rules import normalize_text, split_pieces
 
 META_FILE = "onnx_member.json"
 MODEL_FILE = "model.onnx"
@@ -214,29 +214,10 @@ class SentencePieceEncoder:
         self.sep_id = self.vocab[config.get("sep_token", "[SEP]")]
         self.pad_id = self.vocab[config.get("pad_token", "[PAD]")]
 
-    def _preprocess(self, text: str) -> str:
-        out = " ".join(text.strip().split()) if self.remove_space else text
-        out = out.replace("``", '"').replace("''", '"')
-        if not self.keep_accents:
-            out = unicodedata.normalize("NFKD", out)
-            out = "".join(c for c in out if not unicodedata.combining(c))
-            out = unicodedata.normalize("NFC", out)
-        if self.do_lower_case:
-            out = out.lower()
-        return out
-
     def _pieces(self, text: str) -> list[str]:
-        out: list[str] = []
-        for piece in self.sp.encode(self._preprocess(text), out_type=str):
-            if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
-                sub = self.sp.encode(piece[:-1].replace("▁", ""), out_type=str)
-                if piece[0] != "▁" and sub and sub[0][0] == "▁":
-                    sub = sub[1:] if len(sub[0]) == 1 else [sub[0][1:], *sub[1:]]
-                out.extend(sub)
-                out.append(piece[-1])
-            else:
-                out.append(piece)
-        return out
+        normalized = normalize_text(text, remove_space=self.remove_space,
+                                    keep_accents=self.keep_accents, do_lower_case=self.do_lower_case)
+        return split_pieces(self.sp, normalized)
 
     def encode(self, text: str, max_length: int) -> list[int]:
         """Token ids ``[CLS] … [SEP]`` truncated to ``max_length``."""

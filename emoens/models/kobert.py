@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import unicodedata
 from pathlib import Path
 
 import sentencepiece as spm
@@ -26,8 +25,8 @@ from transformers import PreTrainedTokenizer
 from transformers.models.auto import tokenization_auto
 
 from emoens.errors import EmoensError
+from emoens.models.sentencepiece_rules import SPIECE_UNDERLINE, normalize_text, split_pieces
 
-SPIECE_UNDERLINE = "▁"
 VOCAB_FILES_NAMES = {"vocab_file": "spiece.model", "vocab_txt": "vocab.txt"}
 SPECIAL_TOKENS = {"unk_token": "[UNK]", "pad_token": "[PAD]", "cls_token": "[CLS]",
                   "sep_token": "[SEP]", "mask_token": "[MASK]"}
@@ -119,31 +118,11 @@ class KoBERTTokenizer(PreTrainedTokenizer):
     # -- text -> pieces -----------------------------------------------------------------------
     def preprocess_text(self, text: str) -> str:
         """Whitespace and accent normalisation as XLNet/KoBERT do before SentencePiece."""
-        out = " ".join(text.strip().split()) if self.remove_space else text
-        out = out.replace("``", '"').replace("''", '"')
-        if not self.keep_accents:
-            out = unicodedata.normalize("NFKD", out)
-            out = "".join(c for c in out if not unicodedata.combining(c))
-            # NFKD splits Hangul syllables into jamo; compose them back.
-            out = unicodedata.normalize("NFC", out)
-        if self.do_lower_case:
-            out = out.lower()
-        return out
+        return normalize_text(text, remove_space=self.remove_space, keep_accents=self.keep_accents,
+                              do_lower_case=self.do_lower_case)
 
     def _tokenize(self, text: str, **kwargs) -> list[str]:
-        pieces = self.sp_model.encode(self.preprocess_text(text), out_type=str)
-        out: list[str] = []
-        for piece in pieces:
-            # XLNet's rule, kept by KoBERT: split "123," into "123" and "," pieces.
-            if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
-                sub = self.sp_model.encode(piece[:-1].replace(SPIECE_UNDERLINE, ""), out_type=str)
-                if piece[0] != SPIECE_UNDERLINE and sub and sub[0][0] == SPIECE_UNDERLINE:
-                    sub = sub[1:] if len(sub[0]) == 1 else [sub[0][1:], *sub[1:]]
-                out.extend(sub)
-                out.append(piece[-1])
-            else:
-                out.append(piece)
-        return out
+        return split_pieces(self.sp_model, self.preprocess_text(text))
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
         return "".join(tokens).replace(SPIECE_UNDERLINE, " ").strip()
