@@ -67,8 +67,11 @@ class Watched:
             route.abort()
 
     def problems(self) -> list[str]:
-        # The queue's event stream is cancelled when a page goes away: not a failure of the app.
-        failed = [f for f in self.failed if "/gradio_api/queue/data" not in f]
+        # Event streams the page itself cancels are not failures of the app: the queue's stream when
+        # a page goes away, and an upload's progress stream when the upload finishes first.
+        failed = [f for f in self.failed
+                  if "/gradio_api/queue/data" not in f
+                  and not ("/gradio_api/upload_progress" in f and f.endswith("ERR_ABORTED"))]
         return self.blocked + failed + self.console_errors
 
     def close(self):
