@@ -64,7 +64,9 @@ REQ=requirements.txt; [ "$MODE" = test ] && REQ=requirements-dev.txt
 [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PY" -m venv "$VENV"; }
 STAMP="$VENV/.emoens-$MODE.sha256"
 WANT="$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+# The test set-up installs a superset of the app's packages, so its stamp serves the app too.
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ] \
+   && { [ "$MODE" = test ] || [ "$(cat "$VENV/.emoens-test.sha256" 2>/dev/null)" != "$WANT" ]; }; then
   say "installing Python packages from $REQ (first time: a few minutes)"
   # torch==2.13.0 CPU: pip's configured find-links (/opt/wheels) is used where the machine has it.
   FIND_LINKS=(); [ -d /opt/wheels ] && FIND_LINKS=(--find-links /opt/wheels)
