@@ -22,13 +22,13 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from emoens.errors import EmoensError
+from emoens.files import atomic_directory, write_json, write_text
 from emoens.labels import LABELS
 
 FORMAT = "emoens-bundle"
@@ -367,10 +367,8 @@ def build_bundle(out: str | os.PathLike, members: list[tuple[MemberSpec, Path]],
     out = Path(out)
     if out.exists() and not overwrite:
         raise BundleError(f"{out} already exists: choose another --out or pass --overwrite")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     skipped: list[str] = []
-    try:
+    with atomic_directory(out) as tmp:
         specs = []
         for spec, src in members:
             src = Path(src)
@@ -386,15 +384,7 @@ def build_bundle(out: str | os.PathLike, members: list[tuple[MemberSpec, Path]],
         config = make_config(specs, name=name or out.name, fusion=fusion, asr=asr, runtime=runtime,
                              provenance=provenance, metrics=metrics)
         write_config(tmp, config)
-        from emoens.files import write_text
-
         write_text(tmp / CARD_FILE, model_card(config))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return load_bundle(out), skipped
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoens.errors import EmoensError
-from emoens.files import write_json
+from emoens.files import atomic_directory, write_json
 from emoens.labels import LABELS
 from emoens.models.sentencepiece_rules import normalize_text, split_pieces
 
@@ -615,12 +614,7 @@ def export_bundle(bundle: str | os.PathLike, out: str | os.PathLike, *, fmt: str
         raise ExportError(f"--out {out} is the input bundle: choose another folder")
     if out.exists() and not overwrite:
         raise ExportError(f"{out} already exists: choose another --out or pass --overwrite")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the bundle is an ordinary folder
-    try:
+    with atomic_directory(out) as staging:
         config = dict(source.config)
         members, exports = [], []
         for member in config["members"]:
@@ -658,12 +652,6 @@ def export_bundle(bundle: str | os.PathLike, out: str | os.PathLike, *, fmt: str
         except BundleError as exc:
             raise ExportError(str(exc)) from exc
         write_text(staging / "MODEL_CARD.md", model_card(config))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return config
 
 

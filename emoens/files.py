@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -69,3 +70,21 @@ def write_csv(path: str | os.PathLike, frame) -> None:
     """Atomically write a pandas DataFrame as UTF-8 CSV without the index."""
     with atomic_write(path, "w", newline="") as handle:
         frame.to_csv(handle, index=False)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a staging folder beside ``path``; on success it replaces ``path`` (an existing one is
+    removed first), on an exception it is deleted and ``path`` is left untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    staging.chmod(0o777 & ~_UMASK)  # mkdtemp makes it private; the result is an ordinary folder
+    try:
+        yield staging
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
