@@ -280,8 +280,6 @@ def make_config(members: list[MemberSpec], *, name: str, fusion: Mapping | None 
 
 def write_config(root: str | os.PathLike, config: Mapping) -> Path:
     """Validate ``config`` against the folder and write ``root/bundle.json`` atomically."""
-    from emoens.files import write_json
-
     root = Path(root)
     config = validate_config(config, str(root / BUNDLE_FILE), root)
     write_json(root / BUNDLE_FILE, config)
