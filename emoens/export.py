@@ -35,6 +35,8 @@ MODEL_FILE = "model.onnx"
 META_FORMAT = "emoens-onnx-member"
 META_VERSION = 1
 OPSET = 17
+# text model types whose layers match ONNX Runtime's BERT attention fusion
+BERT_LIKE = ("bert",)
 # wav2vec2's convolutional feature encoder needs at least this many samples for one frame.
 MIN_SPEECH_SAMPLES = 400
 EXPORTED_KINDS = {"hf-speech": "onnx-speech", "hf-text": "onnx-text"}
@@ -328,7 +330,8 @@ def load_onnx_text_member(path: Path, threads: int | None = None, max_length: in
 # --------------------------------------------------------------------------------------------
 
 def quantize_int8(src: Path, dst: Path, op_types: Sequence[str] = ("MatMul", "Gemm")) -> None:
-    """Dynamic int8 quantisation (weights int8, activations quantised at run time) of ``op_types``.
+    """Dynamic int8 quantisation (weights int8, activations quantised at run time) of ``op_types``
+    (MatMuls with a constant weight only; ``Attention`` becomes ``QAttention``).
 
     For wav2vec2 only MatMul/Gemm: int8 convolutions (ConvInteger) are slower than fp32 on CPU.
     """
@@ -343,9 +346,38 @@ def quantize_int8(src: Path, dst: Path, op_types: Sequence[str] = ("MatMul", "Ge
     level = root.level
     root.setLevel(logging.ERROR)  # quantize_dynamic warns about pre-processing on the root logger
     try:
-        quantize_dynamic(src, dst, op_types_to_quantize=list(op_types), weight_type=QuantType.QInt8)
+        # shape inference cannot type the outputs of fused contrib ops: they are float
+        quantize_dynamic(src, dst, op_types_to_quantize=list(op_types), weight_type=QuantType.QInt8,
+                         extra_options={"DefaultTensorType": 1})
     finally:
         root.setLevel(level)
+
+
+def fuse_bert_attention(src: Path, dst: Path, num_heads: int, hidden_size: int) -> dict[str, int]:
+    """Rewrite a BERT-style ONNX graph with ONNX Runtime's transformer optimizer: each layer's
+    attention becomes one ``Attention`` op (int8: ``QAttention``), the embeddings one
+    ``EmbedLayerNormalization``. Returns the fused-operator counts (all 0: nothing matched).
+
+    The attention mask is turned into per-row lengths, which assumes right padding (as
+    :meth:`OnnxTextMember.inputs` pads)."""
+    import contextlib
+    import io
+    import logging
+
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    quiet = logging.getLogger("onnxruntime.transformers")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints shape-inference notes
+            model = optimize_model(str(src), model_type="bert", num_heads=int(num_heads),
+                                   hidden_size=int(hidden_size), opt_level=0)
+        counts = {k: int(v) for k, v in model.get_fused_operator_statistics().items() if v}
+        model.save_model_to_file(str(dst))
+    finally:
+        quiet.setLevel(level)
+    return counts
 
 
 def _torch_export(model, args: tuple, path: Path, input_names: list[str],
@@ -398,16 +430,24 @@ def save_external(src: Path, dst: Path, min_bytes: int = 1024) -> None:
 
 
 def _write_onnx(model, args: tuple, dst: Path, input_names: list[str], axes: dict,
-                quantize: str | None) -> None:
-    fp32 = dst / "model.fp32.tmp.onnx"
-    _torch_export(model, args, fp32, input_names, axes)
-    final = fp32
-    if quantize:
-        final = dst / "model.int8.tmp.onnx"
-        quantize_int8(fp32, final, ("MatMul", "Gemm"))
-    save_external(final, dst / MODEL_FILE)
-    for tmp in {fp32, final}:
-        tmp.unlink()
+                quantize: str | None, attention: tuple[int, int] | None = None) -> dict[str, int]:
+    """Export ``model`` to ``dst/model.onnx`` (+ ``.data``); with ``attention`` = (heads, hidden)
+    fuse BERT attention first. Returns the fused-operator counts."""
+    temps = [dst / "model.fp32.tmp.onnx"]
+    _torch_export(model, args, temps[-1], input_names, axes)
+    fused: dict[str, int] = {}
+    try:
+        if attention:
+            temps.append(dst / "model.fused.tmp.onnx")
+            fused = fuse_bert_attention(temps[-2], temps[-1], *attention)
+        if quantize:
+            temps.append(dst / "model.int8.tmp.onnx")
+            quantize_int8(temps[-2], temps[-1], ("MatMul", "Gemm", "Attention"))
+        save_external(temps[-1], dst / MODEL_FILE)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+    return fused
 
 
 def _meta(modality: str, order: Sequence[int], quantize: str | None, source: Path, **extra) -> dict:
@@ -434,6 +474,16 @@ def _matmul_feature_encoder(model):
     encoder = getattr(base, "feature_extractor", None)
     layers = getattr(encoder, "conv_layers", None)
     if layers is None or len(layers) < 2:
+        return False
+    first = layers[0]
+    conv = getattr(first, "conv", None)
+    norm = getattr(first, "layer_norm", None)
+    if not isinstance(conv, nn.Conv1d) or conv.in_channels != 1 or conv.groups != 1 \
+            or conv.padding not in ((0,), 0) or conv.dilation != (1,) \
+            or conv.kernel_size[0] > 2 * conv.stride[0] or not (
+                norm is None or isinstance(norm, nn.LayerNorm)
+                or (isinstance(norm, nn.GroupNorm) and norm.num_groups == conv.out_channels
+                    and norm.affine)):
         return False
     for layer in list(layers)[1:]:
         conv = getattr(layer, "conv", None)
@@ -484,14 +534,62 @@ def _matmul_feature_encoder(model):
                 h = self.norm(h)
             return self.activation(h)
 
+    class FirstConvAsMatMul(nn.Module):
+        """The first layer (Conv1d on the raw waveform [+ GroupNorm or LayerNorm] + activation)
+        as one small MatMul giving channel-last output, so no transpose follows it.
+
+        The waveform viewed as rows of s samples gives each frame's k <= 2s samples as its row
+        plus the first k-s of the next. wav2vec2's GroupNorm has one group per channel, i.e. a
+        per-channel normalisation over time; since the convolution is linear, each channel's
+        mean and variance follow from the patches' mean and k x k covariance (w' m + b and
+        w' C w), and the normalisation folds into the weights: (P - m) (W * gamma / sd) + beta.
+        That replaces an InstanceNormalization, a Mul, an Add and a Transpose over the largest
+        tensor of the model by arithmetic on a k x channels matrix.
+        """
+
+        def __init__(self, layer):
+            super().__init__()
+            conv = layer.conv
+            self.k, self.s = conv.kernel_size[0], conv.stride[0]
+            self.weight = nn.Parameter(conv.weight.detach()[:, 0].t().contiguous())  # (k, channels)
+            self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone())
+            self.norm = getattr(layer, "layer_norm", None)
+            self.activation = layer.activation
+
+        def forward(self, x):
+            k, s = self.k, self.s
+            frames = (x.shape[1] - k) // s + 1
+            rows = nn.functional.pad(x, (0, s))[:, : s * (frames + 1)].reshape(x.shape[0], -1, s)
+            patches = rows[:, :frames, :k]
+            if k > s:
+                patches = torch.cat([rows[:, :frames], rows[:, 1:frames + 1, : k - s]], dim=2)
+            if isinstance(self.norm, nn.GroupNorm):
+                mean = patches.mean(dim=1, keepdim=True)  # (batch, 1, k)
+                centred = patches - mean
+                cov = centred.transpose(1, 2) @ centred / frames  # (batch, k, k)
+                var = ((cov @ self.weight) * self.weight).sum(dim=1, keepdim=True)  # (batch, 1, C)
+                scale = self.norm.weight / torch.sqrt(var + self.norm.eps)
+                # the conv bias cancels; beta rides on a column of ones (a separate Add fuses into
+                # a BiasGelu that is twice as slow as Gelu on this tensor)
+                ones = torch.ones_like(centred[:, :, :1])
+                weight = torch.cat([self.weight * scale, self.norm.bias.expand_as(scale)], dim=1)
+                h = torch.cat([centred, ones], dim=2) @ weight
+            else:
+                h = patches @ self.weight
+                if self.bias is not None:
+                    h = h + self.bias
+                if self.norm is not None:
+                    h = self.norm(h)
+            return self.activation(h)
+
     class MatMulFeatureEncoder(nn.Module):
         def __init__(self, encoder):
             super().__init__()
-            self.first = encoder.conv_layers[0]
+            self.first = FirstConvAsMatMul(encoder.conv_layers[0])
             self.rest = nn.ModuleList(ConvAsMatMul(layer) for layer in list(encoder.conv_layers)[1:])
 
         def forward(self, input_values):
-            h = self.first(input_values[:, None]).transpose(1, 2)
+            h = self.first(input_values)
             for layer in self.rest:
                 h = layer(h)
             return h.transpose(1, 2)  # (batch, channels, frames) as the model expects
@@ -571,6 +669,9 @@ def export_text_member(src: Path, dst: Path, quantize: str | None = "int8",
         order = label_permutation(model.config, src)
     except ModelError as exc:
         raise ExportError(str(exc)) from exc
+    # Eager attention exports as plain MatMul/Softmax, the pattern ONNX Runtime's fusion knows
+    # (the SDPA graph is not recognised): one Attention op per layer, ~30 % faster at 64 tokens.
+    model.set_attn_implementation("eager")
     model.eval()
     config = model.config
     dst.mkdir(parents=True, exist_ok=True)
@@ -583,10 +684,13 @@ def export_text_member(src: Path, dst: Path, quantize: str | None = "int8",
                   else torch.ones(1, 8, dtype=torch.long) for n in names)
     axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "tokens"} for n in names}
     axes["logits"] = {0: "batch"}
-    _write_onnx(model, dummy, dst, names, axes, quantize)
+    attention = None
+    if config.model_type in BERT_LIKE and getattr(config, "num_attention_heads", None):
+        attention = (config.num_attention_heads, config.hidden_size)
+    fused = _write_onnx(model, dummy, dst, names, axes, quantize, attention)
     _copy_files(src, dst, ["config.json", "tokenizer_config.json", "special_tokens_map.json"])
     meta = _meta("text", order, quantize, src, model_type=config.model_type, tokenizer=tok_spec,
-                 max_length=max_length)
+                 max_length=max_length, fused_operators=fused)
     write_json(dst / META_FILE, meta)
     return meta
 

@@ -47,10 +47,13 @@ def test_speech_fp32_matches_torch(onnx_members, tiny_speech_model_dir):
     assert np.abs(got - ref).max() < 1e-4
 
 
-@pytest.mark.parametrize("kernels,strides", [(None, None), ([10, 3, 2], [5, 2, 2])])
-def test_conv_as_matmul_rewrite_is_exact(tiny_speech_model_dir, tmp_path, kernels, strides):
+@pytest.mark.parametrize("kernels,strides,norm", [(None, None, None), ([10, 3, 2], [5, 2, 2], "layer"),
+                                                  ([10, 3, 2], [5, 2, 2], "group"),
+                                                  ([4, 3], [5, 2], "group")])
+def test_conv_as_matmul_rewrite_is_exact(tiny_speech_model_dir, tmp_path, kernels, strides, norm):
     """Exact in torch and in the exported graph, for kernel < stride (the fixture) and for
-    wav2vec2's kernel 3 / stride 2 and kernel 2 / stride 2."""
+    wav2vec2's kernel 3 / stride 2 and kernel 2 / stride 2, with LayerNorm on every layer
+    (XLSR) or a per-channel GroupNorm on the first (wav2vec2-base; folded into its weights)."""
     import torch
 
     from emoens.export import _matmul_feature_encoder
@@ -61,8 +64,14 @@ def test_conv_as_matmul_rewrite_is_exact(tiny_speech_model_dir, tmp_path, kernel
         model, _ = load_speech_model(tiny_speech_model_dir)
     else:
         torch.manual_seed(0)
-        model, _ = build_speech_model(None, model_config={**TINY_SPEECH_CONFIG, "conv_kernel": kernels,
-                                                          "conv_stride": strides})
+        model, _ = build_speech_model(None, model_config={
+            **TINY_SPEECH_CONFIG, "conv_kernel": kernels, "conv_stride": strides,
+            "conv_dim": [16] * len(kernels), "num_feat_extract_layers": len(kernels),
+            "feat_extract_norm": norm, "conv_bias": norm == "group"})
+        if norm == "group":  # non-trivial affine parameters, so folding them is tested
+            norm_layer = model.base_model.feature_extractor.conv_layers[0].layer_norm
+            torch.nn.init.uniform_(norm_layer.weight, 0.5, 2.0)
+            torch.nn.init.uniform_(norm_layer.bias, -0.5, 0.5)
     model.eval()
     waves = [torch.from_numpy(w)[None] for w in _waves(2)]
     with torch.no_grad():
@@ -111,11 +120,17 @@ def test_int8_is_close_to_fp32_and_smaller(onnx_members):
     ops = {n.op_type for n in onnx.load(str(speech_model)).graph.node}
     assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops
     assert "ConvInteger" not in ops  # int8 convolutions are slower than fp32 ones on CPU
-    # the feature encoder's convolutions after the first became MatMuls (quantised): left are the
-    # first one and the positional convolution
-    convs = [n for n in onnx.load(str(speech_model)).graph.node if n.op_type == "Conv"]
-    assert len(convs) == 2
+    # the feature encoder's convolutions became MatMuls (the first one fp32, the others
+    # quantised): only the positional convolution is left
+    convs = [n.name for n in onnx.load(str(speech_model)).graph.node if n.op_type == "Conv"]
+    assert len(convs) == 1 and "pos_conv" in convs[0]
     assert json.loads((onnx_members[("speech", "int8")] / "onnx_member.json").read_text())["conv_as_matmul"]
+    # the BERT text graph: one fused (int8) attention op per layer, no separate Softmax
+    text_meta = json.loads((onnx_members[("text", "int8")] / "onnx_member.json").read_text())
+    text_ops = [n.op_type for n in onnx.load(str(onnx_members[("text", "int8")] / "model.onnx")).graph.node]
+    layers = json.loads((onnx_members[("text", "int8")] / "config.json").read_text())["num_hidden_layers"]
+    assert text_meta["fused_operators"]["Attention"] == layers == text_ops.count("QAttention")
+    assert "Softmax" not in text_ops
 
 
 def test_sentencepiece_encoder_matches_kobert_tokenizer(onnx_members, tiny_text_model_dir):
