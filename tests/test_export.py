@@ -125,12 +125,14 @@ def test_int8_is_close_to_fp32_and_smaller(onnx_members):
     convs = [n.name for n in onnx.load(str(speech_model)).graph.node if n.op_type == "Conv"]
     assert len(convs) == 1 and "pos_conv" in convs[0]
     assert json.loads((onnx_members[("speech", "int8")] / "onnx_member.json").read_text())["conv_as_matmul"]
-    # the BERT text graph: one fused (int8) attention op per layer, no separate Softmax
-    text_meta = json.loads((onnx_members[("text", "int8")] / "onnx_member.json").read_text())
-    text_ops = [n.op_type for n in onnx.load(str(onnx_members[("text", "int8")] / "model.onnx")).graph.node]
-    layers = json.loads((onnx_members[("text", "int8")] / "config.json").read_text())["num_hidden_layers"]
-    assert text_meta["fused_operators"]["Attention"] == layers == text_ops.count("QAttention")
-    assert "Softmax" not in text_ops
+    # both graphs: one fused (int8) attention op per layer, no separate Softmax
+    for modality in ("speech", "text"):
+        member = onnx_members[(modality, "int8")]
+        meta = json.loads((member / "onnx_member.json").read_text())
+        ops = [n.op_type for n in onnx.load(str(member / "model.onnx")).graph.node]
+        layers = json.loads((member / "config.json").read_text())["num_hidden_layers"]
+        assert meta["fused_operators"]["Attention"] == layers == ops.count("QAttention"), modality
+        assert "Softmax" not in ops, modality
 
 
 def test_sentencepiece_encoder_matches_kobert_tokenizer(onnx_members, tiny_text_model_dir):
