@@ -381,7 +381,7 @@ def fuse_bert_attention(src: Path, dst: Path, num_heads: int, hidden_size: int) 
 
 
 def _torch_export(model, args: tuple, path: Path, input_names: list[str],
-                  dynamic_axes: dict[str, dict[int, str]]) -> None:
+                  dynamic_axes: dict[str, dict[int, str]], contrib_ops: bool = False) -> None:
     import warnings
 
     import torch
@@ -391,7 +391,7 @@ def _torch_export(model, args: tuple, path: Path, input_names: list[str],
         warnings.simplefilter("ignore")
         torch.onnx.export(model, args, str(path), input_names=input_names, output_names=["logits"],
                           dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False,
-                          custom_opsets={"com.microsoft": 1},
+                          custom_opsets={"com.microsoft": 1} if contrib_ops else None,
                           do_constant_folding=True)
 
 
@@ -431,11 +431,13 @@ def save_external(src: Path, dst: Path, min_bytes: int = 1024) -> None:
 
 
 def _write_onnx(model, args: tuple, dst: Path, input_names: list[str], axes: dict,
-                quantize: str | None, attention: tuple[int, int] | None = None) -> dict[str, int]:
+                quantize: str | None, attention: tuple[int, int] | None = None,
+                contrib_ops: bool = False) -> dict[str, int]:
     """Export ``model`` to ``dst/model.onnx`` (+ ``.data``); with ``attention`` = (heads, hidden)
-    fuse BERT attention first. Returns the fused-operator counts."""
+    fuse BERT attention first; ``contrib_ops``: the model emits com.microsoft ops itself.
+    Returns the fused-operator counts."""
     temps = [dst / "model.fp32.tmp.onnx"]
-    _torch_export(model, args, temps[-1], input_names, axes)
+    _torch_export(model, args, temps[-1], input_names, axes, contrib_ops)
     fused: dict[str, int] = {}
     try:
         if attention:
@@ -673,7 +675,8 @@ def export_speech_member(src: Path, dst: Path, quantize: str | None = "int8") ->
     fused = _fuse_self_attention(model)
     dst.mkdir(parents=True, exist_ok=True)
     _write_onnx(model, (torch.zeros(1, 16000),), dst, ["input_values"],
-                {"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}}, quantize)
+                {"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}}, quantize,
+                contrib_ops=bool(fused))
     _copy_files(src, dst, ["config.json", "preprocessor_config.json"])
     config = model.config
     meta = _meta("speech", order, quantize, src, model_type=config.model_type,
