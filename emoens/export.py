@@ -58,9 +58,13 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def make_session(model_path: str | os.PathLike, threads: int | None = None, spinning: bool = False):
-    """An ONNX Runtime CPU session: ``threads`` intra-op threads (default: all usable cores),
-    spinning off so that two sessions in one process do not fight over the cores."""
+def make_session(model_path: str | os.PathLike, threads: int | None = None, spinning: bool = True):
+    """An ONNX Runtime CPU session with ``threads`` intra-op threads (default: all usable cores).
+
+    Its threads spin between the operators of a run (saving a wake-up per operator, ~5 % of a
+    request on 2 cores) and stop spinning as soon as the run returns, so that the speech and
+    text sessions of one request, run one after the other, never fight over the cores.
+    ``spinning=False`` makes the threads sleep between operators too."""
     try:
         import onnxruntime as ort
     except ImportError as exc:
@@ -78,6 +82,7 @@ def make_session(model_path: str | os.PathLike, threads: int | None = None, spin
     options.enable_mem_pattern = False
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "1" if spinning else "0")
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     try:
         return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types

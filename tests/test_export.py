@@ -182,7 +182,24 @@ def test_session_options(onnx_members):
     member = load_onnx_text_member(onnx_members[("text", "int8")], threads=1)
     options = member.session.get_session_options()
     assert options.intra_op_num_threads == 1
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    # threads spin within a run and stop when it returns (two sessions in turn do not fight)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
+
+
+def test_sessions_leave_other_onnxruntime_sessions_alone(onnx_members):
+    """emoens' sessions use pools of their own: another library's session in the same process,
+    with its own thread settings, still loads and runs."""
+    import onnxruntime as ort
+
+    member = load_onnx_speech_member(onnx_members[("speech", "int8")])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    other = ort.InferenceSession(str(onnx_members[("speech", None)] / "model.onnx"), options,
+                                 providers=["CPUExecutionProvider"])
+    clip = np.zeros((1, 16000), np.float32)
+    assert other.run(None, {"input_values": clip})[0].shape == (1, 7)
+    assert member.predict_proba([clip[0]]).shape == (1, 7)
 
 
 def test_bad_member_dirs(tmp_path, onnx_members):
