@@ -89,6 +89,36 @@ def test_conv_as_matmul_rewrite_is_exact(tiny_speech_model_dir, tmp_path, kernel
         assert np.abs(session.run(None, {"input_values": w.numpy()})[0] - r.numpy()).max() < 1e-4
 
 
+@pytest.mark.parametrize("kernel,groups", [(16, 2), (5, 4), (128, 16)])
+def test_spectral_positional_conv_is_exact(tmp_path, kernel, groups):
+    """The frequency-domain positional convolution equals the grouped Conv1d (even and odd
+    kernels, one block and several, one frame) in torch and in the exported graph."""
+    import torch
+
+    from emoens.export import _spectral_positional_conv, _torch_export, make_session
+    from emoens.models.speech import build_speech_model
+    from tests.fixtures.models import TINY_SPEECH_CONFIG
+
+    torch.manual_seed(0)
+    model, _ = build_speech_model(None, model_config={
+        **TINY_SPEECH_CONFIG, "num_conv_pos_embeddings": kernel, "num_conv_pos_embedding_groups": groups})
+    model.eval()
+    original = model.base_model.encoder.pos_conv_embed
+    xs = [torch.randn(1, frames, TINY_SPEECH_CONFIG["hidden_size"]) for frames in (1, 7, 3 * kernel + 5)]
+    with torch.no_grad():
+        ref = [original(x) for x in xs]
+        assert _spectral_positional_conv(model) == ["wav2vec2.encoder.pos_conv_embed"]
+        spectral = model.base_model.encoder.pos_conv_embed
+        got = [spectral(x) for x in xs]
+    for r, g in zip(ref, got):
+        assert r.shape == g.shape and (r - g).abs().max().item() < 1e-5
+    _torch_export(spectral, (xs[1],), tmp_path / "pos.onnx", ["hidden_states"], {"hidden_states": {1: "frames"}})
+    session = make_session(tmp_path / "pos.onnx")
+    for x, r in zip(xs, ref):
+        assert np.abs(session.run(None, {"hidden_states": x.numpy()})[0] - r.numpy()).max() < 1e-5
+    assert _spectral_positional_conv(model) == []  # nothing left to replace
+
+
 def test_text_fp32_matches_torch(onnx_members, tiny_text_model_dir):
     ref = load_member("hf-text", tiny_text_model_dir).predict_proba(TEXTS)
     fast = load_member("onnx-text", onnx_members[("text", None)])
@@ -120,11 +150,15 @@ def test_int8_is_close_to_fp32_and_smaller(onnx_members):
     ops = {n.op_type for n in onnx.load(str(speech_model)).graph.node}
     assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops
     assert "ConvInteger" not in ops  # int8 convolutions are slower than fp32 ones on CPU
-    # the feature encoder's convolutions became MatMuls (the first one fp32, the others
-    # quantised): only the positional convolution is left
-    convs = [n.name for n in onnx.load(str(speech_model)).graph.node if n.op_type == "Conv"]
-    assert len(convs) == 1 and "pos_conv" in convs[0]
-    assert json.loads((onnx_members[("speech", "int8")] / "onnx_member.json").read_text())["conv_as_matmul"]
+    # the feature encoder's convolutions became MatMuls (the first one float, the others
+    # quantised) and the positional convolution float MatMuls in the frequency domain: no Conv left
+    nodes = onnx.load(str(speech_model)).graph.node
+    assert not [n.name for n in nodes if n.op_type == "Conv"]
+    kept_float = [n for n in nodes if "/pos_conv_embed/" in n.name or "/feature_extractor/first/" in n.name]
+    assert any(n.op_type == "MatMul" for n in kept_float)
+    assert not [n.name for n in kept_float if "Integer" in n.op_type or "Quantize" in n.op_type]
+    meta = json.loads((onnx_members[("speech", "int8")] / "onnx_member.json").read_text())
+    assert meta["conv_as_matmul"] and meta["spectral_positional_conv"]
     # both graphs: one fused (int8) attention op per layer, no separate Softmax
     for modality in ("speech", "text"):
         member = onnx_members[(modality, "int8")]
