@@ -372,6 +372,90 @@ def quantize_int8(src: Path, dst: Path, op_types: Sequence[str] = ("MatMul", "Ge
                          nodes_to_exclude=excluded, extra_options={"DefaultTensorType": 1})
     finally:
         root.setLevel(level)
+    share_input_quantization(dst)
+
+
+# Operators that only select or rearrange elements: they give the same result on int8 data.
+LAYOUT_OPS = ("Slice", "Reshape")
+
+
+def share_input_quantization(path: Path) -> int:
+    """Quantise once the tensors that several quantised MatMuls read through slices or reshapes.
+
+    ``quantize_dynamic`` quantises each MatMul's own input: a convolution rewritten as MatMuls
+    (see ``_matmul_feature_encoder``) then copies float frames into a reshaped head and a
+    strided tail, and quantises both. Here every ``DynamicQuantizeLinear`` whose input is such a
+    Slice/Reshape chain from a tensor X with several chains is replaced by the same chain on X
+    quantised once (uint8: a quarter of the bytes to copy; one scale from X's whole range).
+    Rewrites the ONNX file in place; returns the number of tensors now quantised once."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(path))
+    nodes = list(model.graph.node)
+    producer = {out: n for n in nodes for out in n.output}
+    consumers: dict[str, list] = {}
+    for n in nodes:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n)
+
+    def chain_from(tensor: str) -> list | None:
+        """The Slice/Reshape nodes from a source tensor to ``tensor`` (source first)."""
+        chain = []
+        while tensor in producer and producer[tensor].op_type in LAYOUT_OPS:
+            node = producer[tensor]
+            if len(consumers.get(tensor, [])) != 1:
+                return None
+            chain.insert(0, node)
+            tensor = node.input[0]
+        return chain or None
+
+    by_source: dict[str, list] = {}
+    for n in nodes:
+        if n.op_type == "DynamicQuantizeLinear" and (chain := chain_from(n.input[0])):
+            by_source.setdefault(chain[0].input[0], []).append((n, chain))
+    shared = {src: pairs for src, pairs in by_source.items() if len(pairs) > 1}
+    if not shared:
+        return 0
+    replaced, added_after, new_nodes = set(), {}, []
+    for src, pairs in shared.items():
+        quantized = [f"{src}_shared_{k}" for k in ("quantized", "scale", "zero_point")]
+        dql = helper.make_node("DynamicQuantizeLinear", [src], quantized, name=f"{src}_SharedQuantize")
+        added_after.setdefault(producer[src].name if src in producer else None, []).append(dql)
+        for old, chain in pairs:
+            replaced.add(id(old))
+            current = quantized[0]
+            copies = []
+            for node in chain:
+                out = f"{node.output[0]}_int8"
+                copies.append(helper.make_node(node.op_type, [current, *node.input[1:]], [out],
+                                               name=f"{node.name}_int8", domain=node.domain))
+                copies[-1].attribute.extend(node.attribute)
+                current = out
+            # consumers of the old outputs read the shared ones (by renaming, in place)
+            rename = dict(zip(old.output, [current, quantized[1], quantized[2]]))
+            for consumer in nodes:
+                consumer.input[:] = [rename.get(name, name) for name in consumer.input]
+            added_after.setdefault(id(old), []).extend(copies)
+    new_nodes.extend(added_after.get(None, []))
+    for n in nodes:
+        if id(n) in replaced:
+            new_nodes.extend(added_after[id(n)])  # the int8 chain takes the old quantiser's place
+            continue
+        new_nodes.append(n)
+        new_nodes.extend(added_after.get(n.name, []))
+    # drop the float chains nothing reads any more
+    outputs = {o.name for o in model.graph.output}
+    while True:
+        read = {name for n in new_nodes for name in n.input} | outputs
+        dead = [n for n in new_nodes if n.op_type in LAYOUT_OPS and not any(o in read for o in n.output)]
+        if not dead:
+            break
+        new_nodes = [n for n in new_nodes if n not in dead]
+    del model.graph.node[:]
+    model.graph.node.extend(new_nodes)
+    onnx.save(model, str(path))
+    return len(shared)
 
 
 def fuse_bert_attention(src: Path, dst: Path, num_heads: int, hidden_size: int) -> dict[str, int]:

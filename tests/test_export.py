@@ -119,6 +119,38 @@ def test_spectral_positional_conv_is_exact(tmp_path, kernel, groups):
     assert _spectral_positional_conv(model) == []  # nothing left to replace
 
 
+def test_int8_conv_layers_quantise_their_input_once(tmp_path):
+    """With wav2vec2's kernel 3 / stride 2 each rewritten convolution reads its input through a
+    reshape (head) and a strided slice (tail): the int8 graph quantises that input once and
+    slices the int8 tensor, and stays close to the float export."""
+    import onnx
+    import torch
+
+    from emoens.models.speech import build_speech_model
+    from tests.fixtures.models import TINY_SPEECH_CONFIG
+
+    torch.manual_seed(0)
+    model, extractor = build_speech_model(None, model_config={
+        **TINY_SPEECH_CONFIG, "conv_kernel": [10, 3, 3, 2], "conv_stride": [5, 2, 2, 2],
+        "conv_dim": [16] * 4, "num_feat_extract_layers": 4})
+    src = tmp_path / "hf"
+    model.save_pretrained(str(src))
+    extractor.save_pretrained(str(src))
+    for q in (None, "int8"):
+        export_speech_member(src, tmp_path / str(q), q)
+    nodes = onnx.load(str(tmp_path / "int8" / "model.onnx"), load_external_data=False).graph.node
+    shared = [n for n in nodes if n.op_type == "DynamicQuantizeLinear" and n.name.endswith("_SharedQuantize")]
+    assert len(shared) == 2  # the two kernel-3 layers; the kernel-2 one has no tail
+    producer = {out: n for n in nodes for out in n.output}
+    for n in nodes:  # no float slice of the feature encoder is quantised on its own any more
+        if n.op_type == "DynamicQuantizeLinear" and n not in shared:
+            assert producer.get(n.input[0]) is None or producer[n.input[0]].op_type != "Slice", n.name
+    waves = _waves(3)
+    fp32 = load_member("onnx-speech", tmp_path / "None").predict_proba(waves)
+    int8 = load_member("onnx-speech", tmp_path / "int8").predict_proba(waves)
+    assert np.abs(int8 - fp32).max() < 0.05
+
+
 def test_text_fp32_matches_torch(onnx_members, tiny_text_model_dir):
     ref = load_member("hf-text", tiny_text_model_dir).predict_proba(TEXTS)
     fast = load_member("onnx-text", onnx_members[("text", None)])
