@@ -362,12 +362,17 @@ def markdown(res: dict) -> str:
                      f"{lat.get('n', '–')} | {proc.get('median_ms', '–')} | "
                      f"{proc.get('first_result_s', '–')} | {proc.get('peak_rss_mb', '–')} | "
                      f"{proc.get('torch_imported', '–')} |")
+    if "export" in res:  # what `emoens export` did to the members (from their onnx_member.json)
+        lines += ["", "Fast path as exported: " + "; ".join(
+            f"{m}: " + ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in meta.items())
+            for m, meta in res["export"].items()) + "."]
     t = res["targets"]
     cores = os.cpu_count() or 1
     if res["load_before"][0] > 0.5 * cores:
         lines += ["", f"⚠ The machine was busy during this run (load average {res['load_before'][0]} on "
                   f"{cores} cores): the naive path's OpenMP threads suffer more from sharing the cores "
-                  "than ONNX Runtime's non-spinning pool, so the ratio below overstates the speed-up "
+                  "than ONNX Runtime's pool (which stops spinning when a run returns), so the ratio below "
+                  "may overstate the speed-up "
                   "on a quiet machine."]
     lines += ["", f"**Speed-up (median): {b['speedup']:.2f}×** (target ≥ {t['speedup']}×, goal "
               f"{t['speedup_goal']}×); in separate processes {b['speedup_own_process']:.2f}×, and "
@@ -444,7 +449,10 @@ def main(argv=None) -> int:
                  "models": f"speech {speech_arch}, text {text_arch}" + ("" if quick else
                            " = wav2vec2-base and BERT-base with vocab 8002"),
                  "size": "tiny models (smoke test)" if quick else "base-sized models",
-                 "request": {"clip_seconds": CLIP_SECONDS, "tokens": TOKENS}}
+                 "request": {"clip_seconds": CLIP_SECONDS, "tokens": TOKENS},
+                 "export": {m: {k: v for k, v in json.loads((bundle / m / "onnx_member.json").read_text()).items()
+                                if k in ("quantize", "conv_as_matmul", "spectral_positional_conv", "fused_operators")}
+                            for m in ("speech", "text")}}
     naive = Naive(paths["speech_hf"], paths["text_hf"])
     fast = Fast(paths["bundle_onnx"])
     latency = alternate([naive, fast], request_args, requests, warmup, "base request")
