@@ -140,7 +140,7 @@ def ensure_bundle(speech_arch: str, text_arch: str) -> tuple[Path, Path]:
     name = f"{speech_arch}-{text_arch}"
     hf, fast = CACHE / "bundles" / f"hf-{name}", CACHE / "bundles" / f"onnx-int8-{name}"
     stamp = _stamp({"speech": (speech / "STAMP").read_text(), "text": (text / "STAMP").read_text(),
-                    "export": 10})  # bump when emoens.export changes what it writes
+                    "export": 11})  # bump when emoens.export changes what it writes
     if (fast / "STAMP").is_file() and (fast / "STAMP").read_text() == stamp:
         return hf, fast
     log(f"building bundle {hf} and exporting it to {fast}")

@@ -376,75 +376,88 @@ def quantize_int8(src: Path, dst: Path, op_types: Sequence[str] = ("MatMul", "Ge
 
 
 # Operators that only select or rearrange elements: they give the same result on int8 data.
-LAYOUT_OPS = ("Slice", "Reshape")
+LAYOUT_OPS = ("Slice", "Reshape", "Concat")
 
 
 def share_input_quantization(path: Path) -> int:
-    """Quantise once the tensors that several quantised MatMuls read through slices or reshapes.
+    """Quantise a tensor once, before the slices, reshapes and concatenations that lay it out
+    for quantised MatMuls, instead of quantising each laid-out copy.
 
-    ``quantize_dynamic`` quantises each MatMul's own input: a convolution rewritten as MatMuls
-    (see ``_matmul_feature_encoder``) then copies float frames into a reshaped head and a
-    strided tail, and quantises both. Here every ``DynamicQuantizeLinear`` whose input is such a
-    Slice/Reshape chain from a tensor X with several chains is replaced by the same chain on X
-    quantised once (uint8: a quarter of the bytes to copy; one scale from X's whole range).
-    Rewrites the ONNX file in place; returns the number of tensors now quantised once."""
+    ``quantize_dynamic`` quantises each MatMul's own input: a convolution rewritten as a MatMul
+    (see ``_matmul_feature_encoder``) then copies float frames into its input and quantises that.
+    Here a ``DynamicQuantizeLinear`` whose input is made from one tensor X by Slice/Reshape/Concat
+    nodes (read by nothing else) is replaced by X quantised once and the same layout done on the
+    int8 tensor (a quarter of the bytes to copy; the scale from X's whole range), where that
+    saves work: X feeds several such quantisers, or the layout copies through a Concat.
+    Rewrites the ONNX file in place; returns the number of tensors now quantised before layout."""
     import onnx
     from onnx import helper
 
     model = onnx.load(str(path))
     nodes = list(model.graph.node)
     producer = {out: n for n in nodes for out in n.output}
-    consumers: dict[str, list] = {}
+    consumers: dict[str, int] = {}
     for n in nodes:
         for name in n.input:
-            consumers.setdefault(name, []).append(n)
+            consumers[name] = consumers.get(name, 0) + 1
 
-    def chain_from(tensor: str) -> list | None:
-        """The Slice/Reshape nodes from a source tensor to ``tensor`` (source first)."""
-        chain = []
-        while tensor in producer and producer[tensor].op_type in LAYOUT_OPS:
-            node = producer[tensor]
-            if len(consumers.get(tensor, [])) != 1:
-                return None
-            chain.insert(0, node)
-            tensor = node.input[0]
-        return chain or None
+    def data_inputs(node) -> list[str]:
+        return list(node.input) if node.op_type == "Concat" else [node.input[0]]
+
+    def layout_tree(tensor: str) -> tuple[str, list] | None:
+        """(source, layout nodes in graph order) when ``tensor`` is laid out from one source."""
+        node = producer.get(tensor)
+        if node is None or node.op_type not in LAYOUT_OPS:
+            return None
+        sources, tree = set(), []
+        for name in data_inputs(node):
+            if name in producer and producer[name].op_type in LAYOUT_OPS:
+                sub = layout_tree(name) if consumers.get(name) == 1 else None
+                if sub is None:
+                    return None
+                sources.add(sub[0])
+                tree += sub[1]
+            else:
+                sources.add(name)
+        return (sources.pop(), tree + [node]) if len(sources) == 1 else None
 
     by_source: dict[str, list] = {}
     for n in nodes:
-        if n.op_type == "DynamicQuantizeLinear" and (chain := chain_from(n.input[0])):
-            by_source.setdefault(chain[0].input[0], []).append((n, chain))
-    shared = {src: pairs for src, pairs in by_source.items() if len(pairs) > 1}
-    if not shared:
+        if n.op_type == "DynamicQuantizeLinear" and (found := layout_tree(n.input[0])):
+            by_source.setdefault(found[0], []).append((n, found[1]))
+    chosen = {src: pairs for src, pairs in by_source.items()
+              if len(pairs) > 1 or any(node.op_type == "Concat" for _, tree in pairs for node in tree)}
+    if not chosen:
         return 0
     replaced, added_after, new_nodes = set(), {}, []
-    for src, pairs in shared.items():
+    for src, pairs in chosen.items():
         quantized = [f"{src}_shared_{k}" for k in ("quantized", "scale", "zero_point")]
         dql = helper.make_node("DynamicQuantizeLinear", [src], quantized, name=f"{src}_SharedQuantize")
         added_after.setdefault(producer[src].name if src in producer else None, []).append(dql)
-        for old, chain in pairs:
+        for old, tree in pairs:
             replaced.add(id(old))
-            current = quantized[0]
+            int8_name = {src: quantized[0]}
             copies = []
-            for node in chain:
-                out = f"{node.output[0]}_int8"
-                copies.append(helper.make_node(node.op_type, [current, *node.input[1:]], [out],
-                                               name=f"{node.name}_int8", domain=node.domain))
-                copies[-1].attribute.extend(node.attribute)
-                current = out
-            # consumers of the old outputs read the shared ones (by renaming, in place)
-            rename = dict(zip(old.output, [current, quantized[1], quantized[2]]))
+            for node in tree:
+                data = set(data_inputs(node))
+                out = int8_name[node.output[0]] = f"{node.output[0]}_int8"
+                copy = helper.make_node(node.op_type, [int8_name[i] if i in data else i for i in node.input],
+                                        [out], name=f"{node.name}_int8", domain=node.domain)
+                copy.attribute.extend(node.attribute)
+                copies.append(copy)
+            # consumers of the old quantiser's outputs read the new ones (renamed in place)
+            rename = dict(zip(old.output, [int8_name[old.input[0]], quantized[1], quantized[2]]))
             for consumer in nodes:
                 consumer.input[:] = [rename.get(name, name) for name in consumer.input]
-            added_after.setdefault(id(old), []).extend(copies)
+            added_after[id(old)] = copies
     new_nodes.extend(added_after.get(None, []))
     for n in nodes:
         if id(n) in replaced:
-            new_nodes.extend(added_after[id(n)])  # the int8 chain takes the old quantiser's place
+            new_nodes.extend(added_after[id(n)])  # the int8 layout takes the old quantiser's place
             continue
         new_nodes.append(n)
         new_nodes.extend(added_after.get(n.name, []))
-    # drop the float chains nothing reads any more
+    # drop the float layouts nothing reads any more
     outputs = {o.name for o in model.graph.output}
     while True:
         read = {name for n in new_nodes for name in n.input} | outputs
@@ -455,7 +468,7 @@ def share_input_quantization(path: Path) -> int:
     del model.graph.node[:]
     model.graph.node.extend(new_nodes)
     onnx.save(model, str(path))
-    return len(shared)
+    return len(chosen)
 
 
 def fuse_bert_attention(src: Path, dst: Path, num_heads: int, hidden_size: int) -> dict[str, int]:
@@ -610,8 +623,9 @@ def _matmul_feature_encoder(model):
 
         With stride s and kernel k <= 2s, output frame t reads frames st … st+k-1: the first s
         of them are row t of the input viewed as (time/s, s*C) (a free reshape), the other k-s
-        are strided slices. So one MatMul on the reshaped input (weights of frames >= k are zero)
-        plus one per extra frame, and far less copying than an im2col.
+        are strided slices. Those side by side make one MatMul (weights of frames >= k are
+        zero), with far less copying than an im2col; in int8 the copies are of int8 data (see
+        :func:`share_input_quantization`).
         """
 
         def __init__(self, layer):
@@ -622,14 +636,12 @@ def _matmul_feature_encoder(model):
             weight = conv.weight.detach()  # (cout, cin, k)
             head = torch.zeros(cout, s, cin)
             head[:, : min(k, s)] = weight[:, :, : min(k, s)].permute(0, 2, 1)
-            self.head = nn.Linear(s * cin, cout, bias=conv.bias is not None)
-            self.tail = nn.ModuleList(nn.Linear(cin, cout, bias=False) for _ in range(s, k))
+            tail = weight[:, :, s:k].permute(0, 2, 1)  # (cout, k - s, cin); empty when k <= s
+            self.linear = nn.Linear(s * cin + tail.shape[1] * cin, cout, bias=conv.bias is not None)
             with torch.no_grad():
-                self.head.weight.copy_(head.reshape(cout, s * cin))
+                self.linear.weight.copy_(torch.cat([head.reshape(cout, -1), tail.reshape(cout, -1)], dim=1))
                 if conv.bias is not None:
-                    self.head.bias.copy_(conv.bias)
-                for i, lin in enumerate(self.tail):
-                    lin.weight.copy_(weight[:, :, s + i])
+                    self.linear.bias.copy_(conv.bias)
             self.norm = getattr(layer, "layer_norm", None)
             self.activation = layer.activation
 
@@ -638,10 +650,10 @@ def _matmul_feature_encoder(model):
             frames = (x.shape[1] - k) // s + 1
             if k < s:  # the last group of s frames may be cut short: pad (zero weights read it)
                 x = nn.functional.pad(x, (0, 0, 0, s - k))
-            h = self.head(x[:, : s * frames].reshape(x.shape[0], -1, s * self.cin))
-            for i, lin in enumerate(self.tail):
-                j = s + i  # static negative end: every slice has `frames` rows, length stays dynamic
-                h = h + lin(x[:, j:(j - k + 1) or None:s])
+            parts = [x[:, : s * frames].reshape(x.shape[0], -1, s * self.cin)]
+            # static negative ends: every slice has `frames` rows, the length stays dynamic
+            parts += [x[:, j:(j - k + 1) or None:s] for j in range(s, k)]
+            h = self.linear(torch.cat(parts, dim=2) if len(parts) > 1 else parts[0])
             if self.norm is not None:
                 h = self.norm(h)
             return self.activation(h)

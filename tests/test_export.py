@@ -120,9 +120,9 @@ def test_spectral_positional_conv_is_exact(tmp_path, kernel, groups):
 
 
 def test_int8_conv_layers_quantise_their_input_once(tmp_path):
-    """With wav2vec2's kernel 3 / stride 2 each rewritten convolution reads its input through a
-    reshape (head) and a strided slice (tail): the int8 graph quantises that input once and
-    slices the int8 tensor, and stays close to the float export."""
+    """With wav2vec2's kernel 3 / stride 2 each rewritten convolution lays its input out as a
+    reshape (head) beside a strided slice (tail): the int8 graph quantises that input once and
+    lays out the int8 tensor, and stays close to the float export."""
     import onnx
     import torch
 
@@ -141,6 +141,7 @@ def test_int8_conv_layers_quantise_their_input_once(tmp_path):
     nodes = onnx.load(str(tmp_path / "int8" / "model.onnx"), load_external_data=False).graph.node
     shared = [n for n in nodes if n.op_type == "DynamicQuantizeLinear" and n.name.endswith("_SharedQuantize")]
     assert len(shared) == 2  # the two kernel-3 layers; the kernel-2 one has no tail
+    assert len([n for n in nodes if n.op_type == "Concat" and n.name.endswith("_int8")]) == 2
     producer = {out: n for n in nodes for out in n.output}
     for n in nodes:  # no float slice of the feature encoder is quantised on its own any more
         if n.op_type == "DynamicQuantizeLinear" and n not in shared:
