@@ -433,7 +433,7 @@ def share_input_quantization(path: Path) -> int:
     for src, pairs in chosen.items():
         quantized = [f"{src}_shared_{k}" for k in ("quantized", "scale", "zero_point")]
         dql = helper.make_node("DynamicQuantizeLinear", [src], quantized, name=f"{src}_SharedQuantize")
-        added_after.setdefault(producer[src].name if src in producer else None, []).append(dql)
+        added_after.setdefault(id(producer[src]) if src in producer else None, []).append(dql)
         for old, tree in pairs:
             replaced.add(id(old))
             int8_name = {src: quantized[0]}
@@ -456,7 +456,7 @@ def share_input_quantization(path: Path) -> int:
             new_nodes.extend(added_after[id(n)])  # the int8 layout takes the old quantiser's place
             continue
         new_nodes.append(n)
-        new_nodes.extend(added_after.get(n.name, []))
+        new_nodes.extend(added_after.get(id(n), []))
     # drop the float layouts nothing reads any more
     outputs = {o.name for o in model.graph.output}
     while True:
