@@ -429,34 +429,27 @@ def share_input_quantization(path: Path) -> int:
               if len(pairs) > 1 or any(node.op_type == "Concat" for _, tree in pairs for node in tree)}
     if not chosen:
         return 0
-    replaced, added_after, new_nodes = set(), {}, []
+    # each old quantiser's place gets its int8 layout, the first of a source also the shared
+    # quantiser (its source was computed before that layout's nodes, so the order stays valid)
+    in_place_of, rename = {}, {}
     for src, pairs in chosen.items():
         quantized = [f"{src}_shared_{k}" for k in ("quantized", "scale", "zero_point")]
-        dql = helper.make_node("DynamicQuantizeLinear", [src], quantized, name=f"{src}_SharedQuantize")
-        added_after.setdefault(id(producer[src]) if src in producer else None, []).append(dql)
+        placed = [helper.make_node("DynamicQuantizeLinear", [src], quantized, name=f"{src}_SharedQuantize")]
         for old, tree in pairs:
-            replaced.add(id(old))
             int8_name = {src: quantized[0]}
-            copies = []
             for node in tree:
                 data = set(data_inputs(node))
                 out = int8_name[node.output[0]] = f"{node.output[0]}_int8"
                 copy = helper.make_node(node.op_type, [int8_name[i] if i in data else i for i in node.input],
                                         [out], name=f"{node.name}_int8", domain=node.domain)
                 copy.attribute.extend(node.attribute)
-                copies.append(copy)
-            # consumers of the old quantiser's outputs read the new ones (renamed in place)
-            rename = dict(zip(old.output, [int8_name[old.input[0]], quantized[1], quantized[2]]))
-            for consumer in nodes:
-                consumer.input[:] = [rename.get(name, name) for name in consumer.input]
-            added_after[id(old)] = copies
-    new_nodes.extend(added_after.get(None, []))
+                placed.append(copy)
+            rename.update(zip(old.output, [int8_name[old.input[0]], quantized[1], quantized[2]]))
+            in_place_of[id(old)], placed = placed, []
+    new_nodes = []
     for n in nodes:
-        if id(n) in replaced:
-            new_nodes.extend(added_after[id(n)])  # the int8 layout takes the old quantiser's place
-            continue
-        new_nodes.append(n)
-        new_nodes.extend(added_after.get(id(n), []))
+        n.input[:] = [rename.get(name, name) for name in n.input]
+        new_nodes.extend(in_place_of.get(id(n), [n]))
     # drop the float layouts nothing reads any more
     outputs = {o.name for o in model.graph.output}
     while True:
@@ -722,6 +715,17 @@ def _matmul_feature_encoder(model):
     return True
 
 
+def _replace_modules(model, matches, replacement) -> list[str]:
+    """Swap every submodule for which ``matches(module)`` holds by ``replacement(module)`` (in
+    eval mode); returns the paths swapped."""
+    paths = [path for path, module in model.named_modules() if path and matches(module)]
+    for path in paths:
+        parent_path, _, name = path.rpartition(".")
+        parent = model.get_submodule(parent_path)
+        setattr(parent, name, replacement(getattr(parent, name)).eval())
+    return paths
+
+
 def _fuse_self_attention(model) -> int:
     """Replace (for export only) every self-attention block with q/k/v/out projections, as in
     wav2vec2, HuBERT and WavLM-less relatives, by one packed QKV projection (a MatMul, int8
@@ -767,13 +771,7 @@ def _fuse_self_attention(model) -> int:
         return isinstance(getattr(block, "num_heads", None), int) and not getattr(block, "is_decoder", False) \
             and all(isinstance(p, nn.Linear) and p.bias is not None for p in projections)
 
-    replaced = 0
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if fusable(child):
-                setattr(parent, name, FusedSelfAttention(child).eval())
-                replaced += 1
-    return replaced
+    return len(_replace_modules(model, fusable, FusedSelfAttention))
 
 
 def _onnx_scope(module_path: str) -> str:
@@ -852,13 +850,7 @@ def _spectral_positional_conv(model) -> list[str]:
             and getattr(same, "num_pad_remove", None) == (1 if conv.kernel_size[0] % 2 == 0 else 0) \
             and callable(getattr(module, "activation", None))
 
-    replaced = []
-    for path, module in list(model.named_modules()):
-        if path and matches(module):
-            parent_path, _, name = path.rpartition(".")
-            setattr(model.get_submodule(parent_path), name, SpectralPositionalConv(module).eval())
-            replaced.append(path)
-    return replaced
+    return _replace_modules(model, matches, SpectralPositionalConv)
 
 
 def export_speech_member(src: Path, dst: Path, quantize: str | None = "int8") -> dict[str, Any]:
