@@ -1,0 +1,175 @@
+"""Attacks on a hosted emoens (issue #14): files reachable through events, memory bombs, a flooded
+queue, hostile bundles, and the CLI's output under kill / full disk / wrong ``--out``.
+
+Every test here failed before the fix it covers. The server tests serve the real app on
+127.0.0.1 bound as 0.0.0.0 (see ``hosted_app``) and call its events the way a browser does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from emoens.audio import AudioError, audio_duration, load_audio
+from tests.fixtures.audio import tone, write_wav
+
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+GB = 1024 ** 3
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class PeakRSS:
+    """The peak resident memory of this process above its level on entry (sampled every 5 ms)."""
+
+    def __enter__(self):
+        import psutil
+
+        self._proc = psutil.Process()
+        self.base = self._proc.memory_info().rss
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    @property
+    def extra(self) -> int:
+        return self.peak - self.base
+
+
+def flac_bomb(path: Path, seconds: int = 600, rate: int = 192000, channels: int = 8) -> Path:
+    """Silence in FLAC: ~250 KB on disk, ``seconds × rate × channels`` samples decoded."""
+    block = np.zeros((rate * 5, channels), np.int16)
+    with sf.SoundFile(str(path), "w", samplerate=rate, channels=channels, format="FLAC",
+                      subtype="PCM_16") as snd:
+        for _ in range(seconds // 5):
+            snd.write(block)
+    return path
+
+
+def forget_flac_length(path: Path) -> Path:
+    """Zero the total-samples field of a FLAC's STREAMINFO, as a streaming encoder leaves it."""
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"fLaC"
+    word = struct.unpack(">Q", data[18:26])[0]
+    data[18:26] = struct.pack(">Q", word & ~((1 << 36) - 1))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def adts_aac(path: Path, seconds: float = 1.0) -> Path:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"sine=f=300:d={seconds}", "-c:a", "aac", "-f", "adts", str(path)], check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory) -> Path:
+    """The issue's FLAC bomb: 8 channels, 192 kHz, 600 s of silence in a few hundred KB."""
+    path = flac_bomb(tmp_path_factory.mktemp("bomb") / "bomb.flac")
+    assert path.stat().st_size < 1024 * 1024
+    return path
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("kind", ["m3u8", "ffconcat"])
+def test_playlists_are_not_followed(tmp_path, kind):
+    secret = adts_aac(tmp_path / "secret.aac")
+    wav = write_wav(tmp_path / "secret.wav", tone(1.0))
+    if kind == "m3u8":
+        text = (f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:1.0,\n{secret}\n#EXT-X-ENDLIST\n")
+    else:
+        text = f"ffconcat version 1.0\nfile '{wav}'\n"
+    playlist = tmp_path / f"list.{kind}"
+    playlist.write_text(text)
+    with pytest.raises(AudioError, match=r"^cannot decode .*list\." + kind):
+        load_audio(playlist)
+    with pytest.raises(AudioError):
+        load_audio(playlist.read_bytes())
+    with pytest.raises(AudioError):
+        audio_duration(playlist)
+
+
+def test_flac_bomb_is_refused_with_little_memory(bomb):
+    with PeakRSS() as rss:
+        with pytest.raises(AudioError, match=r"samples .*channels") as info:
+            load_audio(bomb, name="bomb.flac")
+    assert "\n" not in str(info.value)
+    assert rss.extra < 256 * 1024 * 1024
+
+
+def test_flac_without_length_streams_and_stops_at_the_cap(tmp_path):
+    path = forget_flac_length(flac_bomb(tmp_path / "nolength.flac", seconds=60))
+    assert sf.info(str(path)).frames > 2 ** 62  # what libsndfile reports: "unknown"
+    with PeakRSS() as rss:
+        with pytest.raises(AudioError) as info:
+            load_audio(path, name="nolength.flac", max_seconds=30)
+    message = str(info.value)
+    assert "header gave no length" in message and "576460752303423" not in message
+    assert rss.extra < 256 * 1024 * 1024
+    short = forget_flac_length(flac_bomb(tmp_path / "short.flac", seconds=5, rate=16000,
+                                         channels=1))
+    assert load_audio(short).size == 5 * 16000
+    assert audio_duration(short) == pytest.approx(5.0)
+
+
+def test_samples_times_channels_are_capped_not_seconds(tmp_path):
+    # 60 s × 8 channels × 192 kHz is within 600 s but 92 M samples to read.
+    path = flac_bomb(tmp_path / "wide.flac", seconds=60)
+    with pytest.raises(AudioError, match=r"92,160,000 samples \(8 channels at 192000 Hz\)"):
+        load_audio(path, name="wide.flac")
+    ok = write_wav(tmp_path / "stereo48.wav", np.zeros((48000 * 2, 2), np.float32), sr=48000)
+    assert load_audio(ok).size == 2 * 16000
+
+
+def test_one_hertz_wav_is_refused(tmp_path):
+    path = tmp_path / "slow.wav"
+    sf.write(str(path), np.zeros(600, np.int16), 1, subtype="PCM_16")
+    assert path.stat().st_size < 1300
+    with pytest.raises(AudioError, match="sample rate of 1 Hz"):
+        load_audio(path, name="slow.wav")
+    with pytest.raises(AudioError, match="sample rate of 1 Hz"):
+        load_audio((1, np.zeros(600, np.float32)))
+
+
+def test_float_wav_over_full_scale_is_normalised_like_an_array(tmp_path):
+    samples = (100 * np.sin(np.linspace(0, 200, 16000))).astype(np.float32)
+    path = write_wav(tmp_path / "loud.wav", samples, subtype="FLOAT")
+    from_file = load_audio(path)
+    from_array = load_audio((16000, samples))
+    np.testing.assert_allclose(from_file, from_array, atol=1e-6)
+    assert 0.9 < np.abs(from_file).max() <= 1.0
+    assert np.mean(np.abs(from_file) > 0.999) < 0.05  # not clipped flat
+
+
+def test_id3_only_mp3_says_no_audio(tmp_path):
+    path = tmp_path / "tag.mp3"
+    path.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x0a" + bytes(10))
+    with pytest.raises(AudioError) as info:
+        load_audio(path, name="tag.mp3")
+    message = str(info.value)
+    assert message.startswith("cannot decode tag.mp3") or message.startswith("tag.mp3 is empty")
+    assert "does not exist" not in message and "pipe" not in message
