@@ -24,12 +24,13 @@ transcript with timestamps is also split by window (each timeline entry then car
 ``transcript`` of the segments it overlaps and fuses that text's probabilities). Short audio has an
 empty timeline.
 
-Shared Whisper encoding: when a ``whisper-head`` speech member was trained on padded (30-s)
-encoder input (its config says ``"padded_input": true``) and the ASR is faster-whisper on the
-shared Whisper-base model, a short clip is encoded once (``whisper.encode(samples, pad=True)``)
-and that output feeds both the member (``predict_proba_from_encoding``) and the decoder
-(``FasterWhisperASR.transcribe(samples, encoder_output=…)``). A head trained on unpadded input
-keeps its own cheap unpadded pass: Whisper's decoder needs the padded encoding.
+The work is a row of small named steps (:meth:`EmotionRecognizer._run`; the back-end-free ones
+are functions in :mod:`emoens.steps`): decode (``_decode``) → windows (``steps.cut_windows``) →
+speech members (``steps.member_probas``) → ASR (``_listen``) → text members
+(``steps.member_probas``, per input and per window of long audio) → fusion
+(``steps.overall_probas``) → timeline (``steps.timeline``) → result (``_assemble_result``, the one
+place where a result's fields are put together). ``analyze_batch(errors="return")`` is the one
+per-item isolation of emoens: a batch in which a member or the ASR fails is re-run input by input.
 
 This module imports neither torch nor transformers: members import what they need when loaded.
 """
@@ -45,8 +46,7 @@ import numpy as np
 
 from emoens.errors import EmoensError
 from emoens.labels import LABELS, LABELS_KO
-
-SAMPLE_RATE = 16000
+from emoens.steps import SAMPLE_RATE, Heard, Job, as_dict, window_bounds  # noqa: F401 (API)
 
 
 class RecognizerError(EmoensError):
@@ -61,29 +61,25 @@ def default_bundle_path() -> Path:
     return Path(__file__).resolve().parent.parent / "assets" / "default"
 
 
-def _as_dict(row: np.ndarray) -> dict[str, float]:
-    row = np.clip(np.asarray(row, dtype=np.float64).reshape(-1), 0.0, None)
-    total = row.sum()
-    row = row / total if total > 0 else np.full(len(LABELS), 1.0 / len(LABELS))
-    return {label: float(p) for label, p in zip(LABELS, row)}
+def _checked_text(text, name: str) -> str | None:
+    """A transcript, ``None`` when blank; a :class:`RecognizerError` when it is not valid text."""
+    if text is not None and not str(text).strip():
+        return None
+    if text is not None and not str(text).isascii():
+        try:  # lone surrogates: bytes that were not UTF-8 (argv, a file read with errors=…)
+            str(text).encode("utf-8")
+        except UnicodeEncodeError:
+            raise RecognizerError(f"the transcript given for {name} is not valid text (it holds "
+                                  "bytes that are not UTF-8): give the transcript as UTF-8") from None
+    return text
 
 
-def window_bounds(num_samples: int, *, window_seconds: float, hop_seconds: float,
-                  single_pass_max_seconds: float, sr: int = SAMPLE_RATE) -> list[tuple[int, int]]:
-    """``[(start, end)]`` sample ranges: one range for short audio, overlapping windows otherwise.
-
-    The last window is aligned to the end of the audio so every sample is covered.
-    """
-    if num_samples <= single_pass_max_seconds * sr:
-        return [(0, num_samples)]
-    win, hop = int(window_seconds * sr), int(hop_seconds * sr)
-    if win <= 0 or hop <= 0:
-        raise RecognizerError(f"window_seconds ({window_seconds}) and hop_seconds ({hop_seconds}) "
-                              "must be positive")
-    bounds = [(s, s + win) for s in range(0, max(num_samples - win, 0) + 1, hop)]
-    if bounds[-1][1] < num_samples:
-        bounds.append((num_samples - win, num_samples))
-    return bounds
+def _error_result(exc: BaseException, name: str) -> dict:
+    """An input's result when it failed: a known error's own line, anything else named as
+    unexpected (a bug, but one input's bug)."""
+    message = str(exc) if isinstance(exc, EmoensError) else \
+        f"unexpected error: {type(exc).__name__}: {exc}"
+    return {"error": message, "input": name}
 
 
 class EmotionRecognizer:
@@ -245,12 +241,14 @@ class EmotionRecognizer:
         """Analyse many inputs, batching member calls across them.
 
         ``errors="raise"`` stops at the first bad input; ``errors="return"`` puts
-        ``{"error": message, "input": name}`` in place of that input's result and goes on.
+        ``{"error": message, "input": name}`` in place of that input's result and goes on — an input
+        that cannot be decoded, a transcript that is not text, and a member or ASR failure on one
+        input (the batch it was in is then re-run input by input, so only the culprit fails). This
+        is the one per-item isolation of emoens: ``emoens predict`` and the app rely on it.
         Timings of batch items are the batch's totals shared equally among its items.
         """
-        from emoens.audio import DEFAULT_MAX_SECONDS, load_audio
-
-        limit = DEFAULT_MAX_SECONDS if self.max_seconds is None else self.max_seconds
+        if errors not in ("raise", "return"):
+            raise RecognizerError(f"errors={errors!r}: use 'raise' or 'return'")
         items = list(items)
         texts = list(texts) if texts is not None else [None] * len(items)
         names = list(names) if names is not None else [None] * len(items)
@@ -260,38 +258,12 @@ class EmotionRecognizer:
         start_all = time.perf_counter()
         timing = dict.fromkeys(("decode", "speech", "asr", "text", "fusion"), 0.0)
         results: list[dict | None] = [None] * len(items)
-        jobs = []  # (index, samples, text, name)
-        t0 = time.perf_counter()
-        for i, item in enumerate(items):
-            label = names[i] or (str(item) if isinstance(item, (str, os.PathLike)) else None)
-            try:
-                samples = load_audio(item, max_seconds=limit, name=label)
-            except EmoensError as exc:
-                if errors == "raise":
-                    raise
-                results[i] = {"error": str(exc), "input": label or f"item {i}"}
-                continue
-            text = texts[i]
-            if text is not None and not str(text).strip():
-                text = None
-            if text is not None and not str(text).isascii():
-                try:  # lone surrogates: bytes that were not UTF-8 (argv, a file read with errors=…)
-                    str(text).encode("utf-8")
-                except UnicodeEncodeError:
-                    message = (f"the transcript given for {label or f'item {i}'} is not valid text "
-                               "(it holds bytes that are not UTF-8): give the transcript as UTF-8")
-                    if errors == "raise":
-                        raise RecognizerError(message) from None
-                    results[i] = {"error": message, "input": label or f"item {i}"}
-                    continue
-            jobs.append((i, samples, text, label or f"item {i}"))
-        timing["decode"] += time.perf_counter() - t0
-
-        for chunk_start in range(0, len(jobs), max(1, self.batch_size)):
+        jobs = self._decode(items, texts, names, errors, results, timing)
+        for chunk_start in range(0, len(jobs), self.batch_size):
             chunk = jobs[chunk_start:chunk_start + self.batch_size]
-            done = self._run_jobs(chunk, transcribe, timing, errors, progress)
-            for (i, *_), result in zip(chunk, done):
-                results[i] = result
+            for job, result in zip(chunk, self._run_isolated(chunk, transcribe, timing, errors,
+                                                             progress)):
+                results[job.index] = result
         total = time.perf_counter() - start_all
         n_ok = max(1, len(jobs))
         for result in results:
@@ -300,64 +272,93 @@ class EmotionRecognizer:
                 result["timing_ms"]["total"] = round(1000 * total / n_ok, 1)
         return results  # type: ignore[return-value]
 
-    def _windows(self, n: int) -> list[tuple[int, int]]:
-        return window_bounds(n, window_seconds=self.window_seconds, hop_seconds=self.hop_seconds,
-                             single_pass_max_seconds=self.single_pass_max_seconds)
+    # step 1: decode every input (and check its transcript)
+    def _decode(self, items: list, texts: list, names: list, errors: str,
+                results: list, timing: dict) -> list[Job]:
+        from emoens.audio import DEFAULT_MAX_SECONDS, load_audio
 
-    @staticmethod
-    def _shares_encoder(member) -> bool:
-        """A whisper-head trained on padded (30-s) encoder input can reuse the ASR's encoding."""
-        config = getattr(member, "config", None) or {}
-        return (getattr(member, "kind", "") == "whisper-head"
-                and callable(getattr(member, "predict_proba_from_encoding", None))
-                and config.get("padded_input") is True)
-
-    def _shared_asr(self, transcribe: bool | None):
-        """The faster-whisper back-end when it runs the shared Whisper-base model, else None."""
-        if transcribe is False or not any(self._shares_encoder(m) for m in self.members.values()):
-            return None
-        try:
-            backend = self.asr()
-        except EmoensError:
-            return None
-        from emoens.asr import FasterWhisperASR
-
-        if isinstance(backend, FasterWhisperASR) and backend.model_dir is None:
-            return backend
-        return None
-
-    def _speech_probas(self, windows: list[np.ndarray], timing: dict, progress: bool,
-                       encoded: Mapping[int, Any]) -> dict[str, np.ndarray]:
-        """Every speech member on every window, ``batch_size`` windows per call.
-
-        ``encoded``: ``{window index: padded Whisper encoding}`` already computed for the ASR;
-        members that can use it do, instead of encoding those windows again.
-        """
-        out = {}
+        limit = DEFAULT_MAX_SECONDS if self.max_seconds is None else self.max_seconds
+        jobs = []
         t0 = time.perf_counter()
-        for member_name, member in self.members.items():
-            if member.modality != "speech":
+        for i, item in enumerate(items):
+            label = names[i] or (str(item) if isinstance(item, (str, os.PathLike)) else None)
+            try:
+                samples = load_audio(item, max_seconds=limit, name=label)
+                text = _checked_text(texts[i], label or f"item {i}")
+            except EmoensError as exc:
+                if errors == "raise":
+                    raise
+                results[i] = _error_result(exc, label or f"item {i}")
                 continue
-            result = np.zeros((len(windows), len(LABELS)))
-            reuse = encoded if self._shares_encoder(member) else {}
-            for k, enc in reuse.items():
-                result[k] = member.predict_proba_from_encoding(enc, len(windows[k]))[0]
-            todo = [k for k in range(len(windows)) if k not in reuse]
-            steps = range(0, len(todo), self.batch_size)
-            if progress and len(todo) > self.batch_size:
-                from tqdm.auto import tqdm
+            jobs.append(Job(i, samples, text, label or f"item {i}"))
+        timing["decode"] += time.perf_counter() - t0
+        return jobs
 
-                steps = tqdm(steps, desc=f"speech:{member_name}", unit="batch")
-            for s in steps:
-                idx = todo[s:s + self.batch_size]
-                result[idx] = np.asarray(member.predict_proba([windows[k] for k in idx]),
-                                         dtype=np.float64)
-            out[member_name] = result
-        timing["speech"] += time.perf_counter() - t0
-        return out
+    def _run_isolated(self, jobs: list[Job], transcribe, timing: dict, errors: str,
+                      progress: bool) -> list[dict]:
+        """:meth:`_run` on the batch; with ``errors="return"``, a batch that fails is re-run job
+        by job and a job that fails alone becomes its error result."""
+        try:
+            return self._run(jobs, transcribe, timing, progress)
+        except Exception as exc:
+            if errors == "raise":
+                raise
+            if len(jobs) == 1:
+                return [_error_result(exc, jobs[0].name)]
+        return [self._run_isolated([job], transcribe, timing, errors, progress)[0] for job in jobs]
+
+    def _run(self, jobs: list[Job], transcribe, timing: dict, progress: bool) -> list[dict]:
+        """Steps 2-8 for decoded jobs (see :mod:`emoens.steps`)."""
+        from emoens import steps
+        from emoens.audio import is_silent
+
+        windows = steps.cut_windows(jobs, window_seconds=self.window_seconds,
+                                    hop_seconds=self.hop_seconds,
+                                    single_pass_max_seconds=self.single_pass_max_seconds)
+        speech = steps.timed(timing, "speech", steps.member_probas, self.members, "speech",
+                             dict(enumerate(windows.clips)), self.batch_size, progress=progress)
+        heard = [self._listen(job, transcribe, timing) for job in jobs]
+        text = steps.timed(timing, "text", steps.member_probas, self.members, "text",
+                           {j: h.transcript for j, h in enumerate(heard) if h.transcript},
+                           self.batch_size)
+        window_texts = steps.window_texts(heard, windows)
+        window_text = steps.timed(timing, "text", steps.member_probas, self.members, "text",
+                                  {k: w for k, w in window_texts.items() if w}, self.batch_size)
+        t0 = time.perf_counter()
+        results = []
+        for j, (job, info) in enumerate(zip(jobs, heard)):
+            idx = windows.of(j)
+            silent = np.array([is_silent(windows.clips[k]) for k in idx])
+            member_proba = steps.overall_probas(idx, windows, silent, speech,
+                                                {n: rows.get(j) for n, rows in text.items()})
+            timeline = (steps.timeline(self.fusion, idx, windows, silent, speech, member_proba,
+                                       window_texts, window_text) if len(idx) > 1 else [])
+            results.append(self._assemble_result(job, info, member_proba, timeline))
+        timing["fusion"] += time.perf_counter() - t0
+        return results
+
+    # step 4 (ASR): what was said: the given transcript, or the ASR's (silent audio is not transcribed)
+    def _listen(self, job: Job, transcribe: bool | None, timing: dict) -> Heard:
+        from emoens.audio import is_silent
+
+        heard = Heard(silent=bool(is_silent(job.samples)))
+        if heard.silent:
+            heard.warnings.append("the audio is silent (no signal above -60 dBFS): the result "
+                                  "carries no information")
+        if job.text is not None:
+            heard.transcript, heard.source = str(job.text).strip(), "given"
+        elif not heard.silent:
+            result = self._transcribe(job.samples, job.name, transcribe, heard.warnings, timing)
+            if result is not None:
+                heard.segments = result.segments
+                if result.text.strip():
+                    heard.transcript, heard.source = result.text.strip(), "asr"
+                else:
+                    heard.warnings.append("the ASR heard no words: speech-only result")
+        return heard
 
     def _transcribe(self, samples: np.ndarray, name: str, transcribe: bool | None,
-                    warnings: list[str], timing: dict, encoder_output=None):
+                    warnings: list[str], timing: dict):
         if transcribe is False:
             return None
         try:
@@ -376,10 +377,7 @@ class EmotionRecognizer:
             return None
         t0 = time.perf_counter()
         try:
-            if encoder_output is not None:
-                result = backend.transcribe(samples, encoder_output=encoder_output, name=name)
-            else:
-                result = backend.transcribe(samples, name=name)
+            return backend.transcribe(samples, name=name)
         except EmoensError as exc:
             if transcribe:
                 raise
@@ -387,160 +385,41 @@ class EmotionRecognizer:
             return None
         finally:
             timing["asr"] += time.perf_counter() - t0
-        return result
 
-    def _run_jobs(self, jobs, transcribe, timing, errors, progress) -> list[dict]:
-        from emoens.audio import is_silent
+    # step 8: the result dict — every field of a result is assembled here
+    def _assemble_result(self, job: Job, heard: Heard,
+                         member_proba: Mapping[str, np.ndarray | None],
+                         timeline: list[dict]) -> dict:
         from emoens.fusion import apply_fusion, effective_weights, modality_proba
 
-        # 1. windows of every job, one flat list, so members see full batches
-        flat, owners, bounds = [], [], []
-        for j, (_, samples, _, _) in enumerate(jobs):
-            for start, end in self._windows(len(samples)):
-                flat.append(samples[start:end])
-                owners.append(j)
-                bounds.append((start, end))
-        owners_arr = np.asarray(owners)
-        # One Whisper encoder pass per clip when a whisper-head member and the ASR can share it:
-        # short (single-window), non-silent clips that will be transcribed.
-        encoded: dict[int, Any] = {}
-        shared_asr = self._shared_asr(transcribe)
-        if shared_asr is not None:
-            from emoens.models import whisper
-
-            t0 = time.perf_counter()
-            for j, (_, samples, text, _) in enumerate(jobs):
-                windows_of_job = np.flatnonzero(owners_arr == j)
-                if (text is None and len(windows_of_job) == 1 and samples.size <= 30 * SAMPLE_RATE
-                        and not is_silent(samples)):
-                    encoded[int(windows_of_job[0])] = whisper.encode(samples, pad=True)
-            timing["speech"] += time.perf_counter() - t0
-        speech = self._speech_probas(flat, timing, progress, encoded)
-        job_encoding = {owners[k]: enc for k, enc in encoded.items()}
-
-        # 2. transcripts (given or ASR), then text members in one batch
-        per_job = []
-        for j, (_, samples, text, name) in enumerate(jobs):
-            warnings: list[str] = []
-            silent = bool(is_silent(samples))
-            if silent:
-                warnings.append("the audio is silent (no signal above -60 dBFS): the result "
-                                "carries no information")
-            transcript, source, segments = None, None, []
-            if text is not None:
-                transcript, source = str(text).strip(), "given"
-            elif not silent:
-                result = self._transcribe(samples, name, transcribe, warnings, timing,
-                                          job_encoding.get(j))
-                if result is not None:
-                    segments = result.segments
-                    if result.text.strip():
-                        transcript, source = result.text.strip(), "asr"
-                    else:
-                        warnings.append("the ASR heard no words: speech-only result")
-            per_job.append({"warnings": warnings, "silent": silent, "transcript": transcript,
-                            "source": source, "segments": segments})
-        text_members = [n for n, m in self.members.items() if m.modality == "text"]
-        text_probas: dict[str, dict[int, np.ndarray]] = {n: {} for n in text_members}
-        with_text = [j for j, p in enumerate(per_job) if p["transcript"]]
-        if text_members and with_text:
-            t0 = time.perf_counter()
-            batch = [per_job[j]["transcript"] for j in with_text]
-            for member_name in text_members:
-                probs = np.asarray(self.members[member_name].predict_proba(batch), dtype=np.float64)
-                for j, row in zip(with_text, probs):
-                    text_probas[member_name][j] = row
-            timing["text"] += time.perf_counter() - t0
-        # Long audio transcribed by an ASR with timestamps: each window also gets the text of the
-        # segments it overlaps, so the timeline follows what was said when.
-        window_texts: dict[int, str] = {}
-        for j, info in enumerate(per_job):
-            windows_of_job = np.flatnonzero(owners_arr == j)
-            if info["source"] != "asr" or not info["segments"] or len(windows_of_job) < 2:
-                continue
-            for k in windows_of_job:
-                start, end = bounds[k][0] / SAMPLE_RATE, bounds[k][1] / SAMPLE_RATE
-                words = " ".join(seg["text"] for seg in info["segments"]
-                                 if seg["start"] < end and seg["end"] > start).strip()
-                window_texts[int(k)] = words
-        window_text_probas: dict[str, dict[int, np.ndarray]] = {n: {} for n in text_members}
-        spoken = [k for k, words in window_texts.items() if words]
-        if text_members and spoken:
-            t0 = time.perf_counter()
-            for member_name in text_members:
-                for s in range(0, len(spoken), self.batch_size):
-                    part = spoken[s:s + self.batch_size]
-                    probs = self.members[member_name].predict_proba([window_texts[k] for k in part])
-                    for k, row in zip(part, np.asarray(probs, dtype=np.float64)):
-                        window_text_probas[member_name][k] = row
-            timing["text"] += time.perf_counter() - t0
-
-        # 3. fusion per job: windows -> duration-weighted overall -> ensemble
-        t0 = time.perf_counter()
-        results = []
-        for j, (_, samples, _, _) in enumerate(jobs):
-            info = per_job[j]
-            idx = np.flatnonzero(owners_arr == j)
-            win_bounds = [bounds[k] for k in idx]
-            win_silent = np.array([is_silent(flat[k]) for k in idx])
-            weights = np.array([e - s for s, e in win_bounds], dtype=np.float64)
-            if not win_silent.all():
-                weights[win_silent] = 0.0
-            weights /= weights.sum()
-            member_proba: dict[str, np.ndarray | None] = {}
-            for member_name, rows in speech.items():
-                member_proba[member_name] = weights @ rows[idx]
-            for member_name in text_members:
-                member_proba[member_name] = text_probas[member_name].get(j)
-            ensemble = apply_fusion(self.fusion, member_proba)[0]
-            speech_row = modality_proba(self.fusion, member_proba, "speech")[0]
-            text_row = modality_proba(self.fusion, member_proba, "text")
-            ran = [n for n, p in member_proba.items() if p is not None]
-            speech_only = text_row is None
-            if speech_only and text_members:
-                info["warnings"].append("no transcript: the ensemble is the speech model's output")
-            timeline = []
-            if len(idx) > 1:
-                for k, (s, e), silent_win in zip(idx, win_bounds, win_silent):
-                    window_proba = {n: rows[k] for n, rows in speech.items()}
-                    if int(k) in window_texts:  # per-window ASR text (None: no words here)
-                        window_proba.update({n: window_text_probas[n].get(int(k))
-                                             for n in text_members})
-                    else:
-                        window_proba.update({n: member_proba[n] for n in text_members})
-                    win_ens = apply_fusion(self.fusion, window_proba)[0]
-                    label = LABELS[int(np.argmax(win_ens))]
-                    entry = {
-                        "start": round(s / SAMPLE_RATE, 3), "end": round(e / SAMPLE_RATE, 3),
-                        "speech": _as_dict(modality_proba(self.fusion, window_proba, "speech")[0]),
-                        "ensemble": _as_dict(win_ens), "label": label, "label_ko": LABELS_KO[label],
-                        "silent": bool(silent_win)}
-                    if int(k) in window_texts:
-                        entry["transcript"] = window_texts[int(k)]
-                    timeline.append(entry)
-            label = LABELS[int(np.argmax(ensemble))]
-            configured = self.fusion_weights
-            results.append({
-                "label": label, "label_ko": LABELS_KO[label],
-                "speech": _as_dict(speech_row),
-                "text": None if text_row is None else _as_dict(text_row[0]),
-                "ensemble": _as_dict(ensemble),
-                "speech_only": speech_only,
-                "ensemble_source": "speech-only" if speech_only else "speech+text",
-                "transcript": info["transcript"], "transcript_source": info["source"],
-                "members": {n: {"modality": self.members[n].modality, "weight": configured[n],
-                                "proba": None if p is None else _as_dict(p)}
-                            for n, p in member_proba.items()},
-                "fusion": {"method": "stack" if self.fusion.get("method") == "stack"
-                           and len(ran) == len(self.members) else "weighted",
-                           "weights": effective_weights(self.fusion, ran)},
-                "timeline": timeline,
-                "duration": round(len(samples) / SAMPLE_RATE, 3),
-                "silent": info["silent"],
-                "warnings": info["warnings"],
-            })
-        timing["fusion"] += time.perf_counter() - t0
-        return results
+        ensemble = apply_fusion(self.fusion, member_proba)[0]
+        speech_row = modality_proba(self.fusion, member_proba, "speech")[0]
+        text_row = modality_proba(self.fusion, member_proba, "text")
+        ran = [n for n, p in member_proba.items() if p is not None]
+        speech_only = text_row is None
+        if speech_only and any(m.modality == "text" for m in self.members.values()):
+            heard.warnings.append("no transcript: the ensemble is the speech model's output")
+        label = LABELS[int(np.argmax(ensemble))]
+        configured = self.fusion_weights
+        return {
+            "label": label, "label_ko": LABELS_KO[label],
+            "speech": as_dict(speech_row),
+            "text": None if text_row is None else as_dict(text_row[0]),
+            "ensemble": as_dict(ensemble),
+            "speech_only": speech_only,
+            "ensemble_source": "speech-only" if speech_only else "speech+text",
+            "transcript": heard.transcript, "transcript_source": heard.source,
+            "members": {n: {"modality": self.members[n].modality, "weight": configured[n],
+                            "proba": None if p is None else as_dict(p)}
+                        for n, p in member_proba.items()},
+            "fusion": {"method": "stack" if self.fusion.get("method") == "stack"
+                       and len(ran) == len(self.members) else "weighted",
+                       "weights": effective_weights(self.fusion, ran)},
+            "timeline": timeline,
+            "duration": round(len(job.samples) / SAMPLE_RATE, 3),
+            "silent": heard.silent,
+            "warnings": heard.warnings,
+        }
 
     # ------------------------------------------------------------------ helpers for front ends
 
@@ -553,7 +432,7 @@ class EmotionRecognizer:
                                                    for n in self.members})
         probas = {n: (None if m["proba"] is None else [m["proba"][l] for l in LABELS])
                   for n, m in result["members"].items()}
-        return _as_dict(apply_fusion(config, probas)[0])
+        return as_dict(apply_fusion(config, probas)[0])
 
 
 def analyze(audio, text: str | None = None, *, bundle: str | os.PathLike | None = None,

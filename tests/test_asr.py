@@ -107,24 +107,3 @@ def test_unknown_and_unavailable_backends():
             make_asr("vosk")
     with pytest.raises(ASRError, match="empty audio"):
         asr.FasterWhisperASR().transcribe(np.zeros(0, np.float32))
-
-
-def test_recognizer_shares_one_encoder_pass(espeak_clip, monkeypatch):
-    """A padded-input whisper-head + faster-whisper: one encoder pass per request."""
-    from emoens.models import light, whisper
-    from emoens.recognizer import EmotionRecognizer
-
-    rng = np.random.default_rng(0)
-    classifier = light.Classifier("linear", {"coef": rng.normal(size=(7, 1024)) * 0.01,
-                                             "intercept": np.zeros(7)})
-    head = light.WhisperHead(classifier, ["angry", "disgust", "fear", "happy", "neutral", "sad",
-                                          "surprise"], {"padded_input": True})
-    recognizer = EmotionRecognizer({"speech": head}, asr="faster-whisper")
-    model = whisper.get_model()
-    calls = []
-    original = type(model).encode
-    monkeypatch.setattr(type(model), "encode", lambda self, f: calls.append(f.shape) or original(self, f))
-    result = recognizer.analyze((16000, espeak_clip))
-    assert len(calls) == 1 and calls[0][-1] == 3000, calls  # one padded pass
-    assert result["transcript_source"] == "asr" and hangul_ratio(result["transcript"]) > 0.9
-    assert sum(result["speech"].values()) == pytest.approx(1.0)

@@ -125,6 +125,48 @@ def test_analyze_batch_keeps_going_past_bad_items(tone_recognizer, tmp_path):
     assert results[2]["text"]["sad"] == pytest.approx(0.9)
 
 
+
+class PickyTextMember(KeywordTextMember):
+    """Fails on one word: a member that breaks on one input of a batch."""
+
+    def predict_proba(self, texts):
+        if "고장" in texts:
+            raise ValueError("cannot read 고장")
+        return super().predict_proba(texts)
+
+
+def test_a_member_failing_on_one_item_fails_only_that_item():
+    recognizer = EmotionRecognizer({"tone": ToneSpeechMember(), "keyword": PickyTextMember()})
+    audio = [(16000, planted_tone(label, 1.0)) for label in ("happy", "sad", "angry")]
+    texts = ["슬퍼", "고장", None]
+    results = recognizer.analyze_batch(audio, texts=texts, names=["a", "b", "c"], errors="return")
+    assert results[0]["text"]["sad"] == pytest.approx(0.9) and results[2]["label"] == "angry"
+    assert results[1] == {"error": "unexpected error: ValueError: cannot read 고장", "input": "b"}
+    alone = EmotionRecognizer({"tone": ToneSpeechMember(), "keyword": KeywordTextMember()})
+    assert [r["ensemble"] for r in (results[0], results[2])] == \
+        [alone.analyze(a, t)["ensemble"] for a, t in ((audio[0], texts[0]), (audio[2], None))]
+    with pytest.raises(ValueError, match="고장"):
+        recognizer.analyze_batch(audio, texts=texts, errors="raise")
+    with pytest.raises(RecognizerError, match="errors='ignore'"):
+        recognizer.analyze_batch(audio, errors="ignore")
+
+
+def test_a_required_transcription_that_fails_is_one_error_row(tone_recognizer):
+    from emoens.asr import ASRError
+
+    class BrokenASR:
+        name = "broken"
+
+        def transcribe(self, samples, encoder_output=None, *, name="audio"):
+            raise ASRError(f"{name}: the decoder gave up")
+
+    recognizer = EmotionRecognizer({"tone": ToneSpeechMember(), "keyword": KeywordTextMember()},
+                                   asr=BrokenASR())
+    results = recognizer.analyze_batch([(16000, planted_tone("sad", 1.0))] * 2, texts=["슬퍼", None],
+                                       names=["x", "y"], transcribe=True, errors="return")
+    assert results[0]["label"] == "sad"
+    assert results[1] == {"error": "y: the decoder gave up", "input": "y"}
+
 def test_direct_construction_is_validated():
     with pytest.raises(RecognizerError, match="speech member"):
         EmotionRecognizer({"kw": KeywordTextMember()})
