@@ -1,22 +1,32 @@
 """Transcription back-ends: ``faster-whisper`` (default, offline), ``transformers``, ``vosk``, ``none``.
 
 :func:`make_asr` returns an object with ``transcribe(samples, encoder_output=None) -> Transcript``
-(or ``None`` for ``none``). Models are loaded lazily, once, on the first call. Nothing heavy is
-imported at module level.
+(or ``None`` for ``none``); faster-whisper also has ``transcribe_batch(list)``. Models are loaded
+lazily, once, on the first call. Nothing heavy is imported at module level.
 
-Shared encoder pass: the default bundle's speech member runs the same Whisper-base encoder
-(:mod:`emoens.models.whisper`). The recognizer encodes the audio once with
-``whisper.encode(samples, pad=True)`` and passes that ``StorageView`` both to the member and to
-:meth:`FasterWhisperASR.transcribe` as ``encoder_output``, which then only runs the decoder
-(``WhisperModel.generate_segments`` accepts a precomputed encoder output for the first 30-s window).
+The default faster-whisper decoding is deterministic (greedy, temperature 0, no fallback), skips
+silence with faster-whisper's Silero VAD, decodes windows of at most 28 s (+1 s of silence, padded
+to a 2-s grid rather than to Whisper's 30 s) in batches, and guards against hallucination
+(:func:`apply_guard`: decoding loops trimmed; no-speech and over-compressible segments dropped).
+The :class:`Transcript` carries the ASR's confidence (``avg_logprob``, ``no_speech_prob``,
+``compression_ratio``, duration-weighted over kept segments) and ``guard_dropped``.
+:data:`BASELINE` keeps the old decoding (beam 5, temperature fallback, 30-s windows) reachable.
+
+Sharing the encoder with the speech member: a whisper-head trained on padded (30-s) input may pass
+``whisper.encode(samples, pad=True)`` as ``encoder_output`` (the decoder then reuses it). The
+default head is trained on *unpadded* states, which the decoder cannot use (with no silence after
+the speech it does not stop: it loops), so there the two passes stay separate (~30 ms at 5 s).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import threading
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -32,12 +42,31 @@ class ASRError(EmoensError):
 
 @dataclass
 class Transcript:
-    """What a back-end heard: the text and, where known, timed segments ``{start, end, text}``."""
+    """What a back-end heard: the text, timed segments ``{start, end, text, …}`` where known, and
+    the ASR's own confidence (faster-whisper only; ``None`` elsewhere or when nothing was kept).
+
+    ``avg_logprob``, ``no_speech_prob`` and ``compression_ratio`` are duration-weighted means over
+    the segments the hallucination guard kept; ``guard_dropped`` says whether it removed (or
+    trimmed) anything and ``dropped`` lists what and why (``{start, end, reason}``);
+    ``speech_seconds`` is the speech the VAD found (``None`` without VAD).
+    """
 
     text: str
     backend: str
     segments: list[dict] = field(default_factory=list)
     language: str | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+    guard_dropped: bool = False
+    dropped: list[dict] = field(default_factory=list)
+    speech_seconds: float | None = None
+
+    def confidence(self) -> dict:
+        """The ASR confidence as a JSON-able dict (for results and the fusion)."""
+        return {"avg_logprob": self.avg_logprob, "no_speech_prob": self.no_speech_prob,
+                "compression_ratio": self.compression_ratio, "guard_dropped": self.guard_dropped,
+                "dropped": list(self.dropped), "speech_seconds": self.speech_seconds}
 
 
 def _check_samples(samples, name: str) -> np.ndarray:
@@ -47,59 +76,190 @@ def _check_samples(samples, name: str) -> np.ndarray:
     return array
 
 
+# --- hallucination guard --------------------------------------------------------------------
+
+#: Whisper's own thresholds (openai/whisper ``transcribe``): a segment whose text compresses more
+#: than this is repetitive; no-speech probability above NO_SPEECH with average log-probability
+#: below LOGPROB_SILENT is a segment decoded from silence.
+COMPRESSION_RATIO_MAX = 2.4
+NO_SPEECH_MAX = 0.6
+LOGPROB_SILENT = -1.0
+#: With VAD the window is known to hold speech (the VAD is the silence detector): Whisper's
+#: no-speech probability must then be this high to drop it (synthetic or unusual voices often
+#: score 0.6-0.85 while being transcribed fine; the value is passed on to the fusion either way).
+NO_SPEECH_MAX_VAD = 0.9
+#: A unit of 1-20 characters said REPEAT_MIN or more times in a row is a decoding loop.
+REPEAT_MIN = 4
+_REPEAT = re.compile(r"(\S.{0,19}?)(?:\s*\1){%d,}" % (REPEAT_MIN - 1))
+
+
+def compression_ratio(text: str) -> float:
+    """UTF-8 length over zlib-compressed length (as Whisper computes it); 0 for empty text."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def trim_repetition(text: str) -> tuple[str, bool]:
+    """``text`` with every run of REPEAT_MIN+ repeats of a short unit cut to one; and whether it
+    cut anything ("파랑 파랑 파랑 파랑 파랑" -> "파랑", "으으으으으" -> "으")."""
+    trimmed = _REPEAT.sub(lambda m: m.group(1), text)
+    return trimmed, trimmed != text
+
+
+def guard_reason(segment: Mapping, *, vad: bool = False) -> str | None:
+    """Why the guard drops a decoded segment (``text``, ``avg_logprob``, ``no_speech_prob``),
+    or None to keep it; ``vad``: the VAD found speech in it (see :data:`NO_SPEECH_MAX_VAD`)."""
+    no_speech = NO_SPEECH_MAX_VAD if vad else NO_SPEECH_MAX
+    if segment["no_speech_prob"] > no_speech and segment["avg_logprob"] < LOGPROB_SILENT:
+        return "no speech (no_speech_prob %.2f, avg_logprob %.2f)" % (
+            segment["no_speech_prob"], segment["avg_logprob"])
+    if compression_ratio(segment["text"]) > COMPRESSION_RATIO_MAX:
+        return "repetitive (compression ratio %.2f)" % compression_ratio(segment["text"])
+    return None
+
+
+def apply_guard(segments: list[dict], *, vad: bool = False) -> tuple[list[dict], list[dict]]:
+    """(kept, dropped): loops trimmed, then segments :func:`guard_reason` rejects removed."""
+    kept, dropped = [], []
+    for seg in segments:
+        text, trimmed = trim_repetition(seg["text"])
+        seg = {**seg, "text": text}
+        reason = guard_reason(seg, vad=vad)
+        if reason is not None:
+            dropped.append({"start": seg["start"], "end": seg["end"], "reason": reason})
+            continue
+        if trimmed:
+            dropped.append({"start": seg["start"], "end": seg["end"],
+                            "reason": f"repetition of {text[-20:]!r} trimmed"})
+        if text.strip():
+            kept.append(seg)
+    return kept, dropped
+
+
+def weighted_confidence(segments: list[dict]) -> dict:
+    """Duration-weighted ``avg_logprob``, ``no_speech_prob``, ``compression_ratio`` (None if empty)."""
+    keys = ("avg_logprob", "no_speech_prob", "compression_ratio")
+    rows = [s for s in segments if all(s.get(k) is not None for k in keys)]
+    if not rows:
+        return dict.fromkeys(keys)
+    weights = np.array([max(s["end"] - s["start"], 0.01) for s in rows])
+    return {k: round(float(np.dot(weights, [s[k] for s in rows]) / weights.sum()), 4) for k in keys}
+
+
+# --- faster-whisper ---------------------------------------------------------------------------
+
+#: Today's (pre-issue-18) decoding, kept reachable as a baseline: WhisperModel.transcribe with
+#: beam 5 and temperature fallback, no VAD, no guard. ``make_asr("faster-whisper", **BASELINE)``.
+BASELINE = {"decoder": "transcribe", "beam_size": 5,
+            "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "vad_filter": False, "guard": False}
+CHUNK_SECONDS = 28.0  # longest VAD group decoded in one window (plus PAD_SECONDS of silence <= 30)
+PAD_SECONDS = 1.0  # silence after each window, so that the decoder hears the speech end
+GRID_SECONDS = 2.0  # windows are padded up to a multiple of this: batch-mates never change a result
+TOKENS_PER_SECOND = 15  # cap on new tokens: a loop stops at 20 + 15 per second of audio
+
+
+def _grid_samples(seconds: float) -> int:
+    padded = min(30.0, GRID_SECONDS * np.ceil((seconds + PAD_SECONDS) / GRID_SECONDS))
+    return int(padded * SAMPLE_RATE)
+
+
 class FasterWhisperASR:
     """Whisper (CTranslate2, int8, CPU) through faster-whisper; Korean by default.
 
+    The default decoder (``decoder="fast"``) is deterministic and cheap: Silero VAD (faster-whisper's
+    own) finds the speech, which is grouped into windows of at most 28 s; each window plus 1 s of
+    silence, padded to a 2-s grid (not to 30 s), is encoded and decoded greedily (``beam_size`` 1,
+    temperature 0, no fallback), windows of the same size in batches of ``batch_size``
+    (``workers`` CTranslate2 workers decode batches in parallel). The hallucination guard
+    (:func:`apply_guard`) trims loops and drops no-speech or repetitive segments.
+    ``decoder="transcribe"`` is ``WhisperModel.transcribe`` with the given options (see
+    :data:`BASELINE` for the old default).
+
     With no ``model_dir`` it uses the shared Whisper-base model assembled from the pinned wheels
-    (:func:`emoens.models.whisper.get_model`). A user-given ``model_dir`` that holds the
+    (:func:`emoens.models.whisper.get_model`); a user-given ``model_dir`` that holds the
     Whisper-base files is hash-checked before loading.
     """
 
     name = "faster-whisper"
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, language: str = "ko",
-                 beam_size: int = 5, cpu_threads: int | None = None, **_: Any):
+                 beam_size: int = 1, temperature: float | Sequence[float] = 0.0,
+                 vad_filter: bool = True, guard: bool = True, decoder: str = "fast",
+                 batch_size: int = 8, workers: int = 1, cpu_threads: int | None = None, **_: Any):
+        if decoder not in ("fast", "transcribe"):
+            raise ASRError(f"unknown faster-whisper decoder {decoder!r}: choose fast or transcribe")
+        temps = [float(temperature)] if np.isscalar(temperature) else [float(t) for t in temperature]
+        if decoder == "fast" and temps != [0.0]:
+            raise ASRError("the fast decoder is deterministic (temperature 0, no fallback): use "
+                           "decoder='transcribe' for temperature fallback")
         self.model_dir = Path(model_dir) if model_dir else None
         self.language = language
-        self.beam_size = int(beam_size)
+        self.beam_size = max(1, int(beam_size))
+        self.temperature = temps
+        self.vad_filter = bool(vad_filter)
+        self.guard = bool(guard)
+        self.decoder = decoder
+        self.batch_size = max(1, int(batch_size))
+        self.workers = max(1, int(workers))
         self.cpu_threads = cpu_threads
         self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
 
     @property
     def model(self):
         """The loaded ``faster_whisper.WhisperModel`` (loaded on first use)."""
-        if self._model is None:
-            from emoens.models import whisper
-
-            try:
-                if self.model_dir is None:
-                    self._model = whisper.get_model(self.cpu_threads)
-                else:
-                    if not self.model_dir.is_dir():
-                        raise ASRError(f"Whisper model folder {self.model_dir} not found")
-                    if (self.model_dir / "model.bin").is_file() and \
-                            (self.model_dir / "model.bin").stat().st_size == whisper.MODEL_SIZE:
-                        whisper.check_model_dir(self.model_dir)  # it claims to be Whisper-base
-                    from faster_whisper import WhisperModel
-
-                    self._model = WhisperModel(
-                        str(self.model_dir), device="cpu", compute_type="int8",
-                        cpu_threads=self.cpu_threads or whisper.default_threads(),
-                        local_files_only=True)
-            except ImportError as exc:
-                raise ASRError(f"the faster-whisper back-end needs faster-whisper ({exc}): "
-                               "pip install -r requirements.txt") from exc
-            except whisper.WhisperError as exc:
-                raise ASRError(f"faster-whisper back-end: {exc}") from exc
-            except ASRError:
-                raise
-            except Exception as exc:  # CTranslate2 raises RuntimeError on unreadable files
-                raise ASRError(f"cannot load the Whisper model from {self.model_dir}: {exc}") from exc
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
         return self._model
 
-    def _options(self) -> dict:
-        return dict(language=self.language, task="transcribe", beam_size=self.beam_size,
-                    vad_filter=False, condition_on_previous_text=False)
+    def _load(self):
+        from emoens.models import whisper
+
+        try:
+            if self.model_dir is None and self.workers == 1:
+                return whisper.get_model(self.cpu_threads)
+            directory = self.model_dir or whisper.whisper_model_dir()
+            if self.model_dir is not None:
+                if not self.model_dir.is_dir():
+                    raise ASRError(f"Whisper model folder {self.model_dir} not found")
+                if (self.model_dir / "model.bin").is_file() and \
+                        (self.model_dir / "model.bin").stat().st_size == whisper.MODEL_SIZE:
+                    whisper.check_model_dir(self.model_dir)  # it claims to be Whisper-base
+            from faster_whisper import WhisperModel
+
+            threads = self.cpu_threads or max(1, whisper.default_threads() // self.workers)
+            return WhisperModel(str(directory), device="cpu", compute_type="int8",
+                                cpu_threads=threads, num_workers=self.workers,
+                                local_files_only=True)
+        except ImportError as exc:
+            raise ASRError(f"the faster-whisper back-end needs faster-whisper ({exc}): "
+                           "pip install -r requirements.txt") from exc
+        except whisper.WhisperError as exc:
+            raise ASRError(f"faster-whisper back-end: {exc}") from exc
+        except ASRError:
+            raise
+        except Exception as exc:  # CTranslate2 raises RuntimeError on unreadable files
+            raise ASRError(f"cannot load the Whisper model from {self.model_dir}: {exc}") from exc
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from faster_whisper.tokenizer import Tokenizer
+
+            model = self.model
+            self._tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
+                                        task="transcribe", language=self.language)
+        return self._tokenizer
+
+    def options(self) -> dict:
+        """The decoding options, JSON-able (for bench results and model cards)."""
+        return {"decoder": self.decoder, "beam_size": self.beam_size,
+                "temperature": self.temperature, "vad_filter": self.vad_filter,
+                "guard": self.guard, "batch_size": self.batch_size, "workers": self.workers}
+
+    # ---------------------------------------------------------------- public entry points
 
     def transcribe(self, samples, encoder_output=None, *, name: str = "audio") -> Transcript:
         """Transcribe float32 16 kHz ``samples``.
@@ -108,33 +268,157 @@ class FasterWhisperASR:
         (only for audio of at most 30 s); the encoder is then not run again.
         """
         samples = _check_samples(samples, name)
+        if encoder_output is not None:
+            if samples.size > 30 * SAMPLE_RATE:
+                raise ASRError(f"{name}: a precomputed encoder output covers at most 30 s; "
+                               f"this audio is {samples.size / SAMPLE_RATE:.1f} s")
+            return self._guarded([self._decode_encoded(encoder_output, [(0.0, samples.size)],
+                                                       name)[0]], None)
+        if self.decoder == "transcribe":
+            return self._transcribe_whisper(samples, name)
+        return self.transcribe_batch([samples], names=[name])[0]
+
+    def transcribe_batch(self, items: Sequence, *, names: Sequence[str] | None = None
+                         ) -> list[Transcript]:
+        """Transcribe many clips; windows of all of them are decoded together in batches.
+
+        Each clip's transcript is the same as :meth:`transcribe` gives it alone (windows are padded
+        to a fixed grid, never to their batch-mates' length).
+        """
+        names = list(names) if names is not None else [f"item {i}" for i in range(len(items))]
+        clips = [_check_samples(s, n) for s, n in zip(items, names)]
+        self.model  # noqa: B018  (a missing or corrupted model is reported even for silence)
+        if self.decoder == "transcribe":
+            return [self._transcribe_whisper(c, n) for c, n in zip(clips, names)]
+        windows, speech = [], []
+        for j, clip in enumerate(clips):
+            spans, seconds = self._speech_windows(clip, names[j])
+            windows += [(j, start, end) for start, end in spans]
+            speech.append(seconds)
+        decoded = self._decode_windows(clips, windows, names)
+        per_clip: list[list[dict]] = [[] for _ in clips]
+        for (j, _, _), segment in zip(windows, decoded):
+            per_clip[j].append(segment)
+        return [self._guarded(segs, seconds) for segs, seconds in zip(per_clip, speech)]
+
+    # ---------------------------------------------------------------- the fast decoder
+
+    def _speech_windows(self, clip: np.ndarray, name: str) -> tuple[list[tuple[int, int]], float | None]:
+        """``[(start, end)]`` sample ranges to decode (VAD speech grouped into <= 28-s windows)
+        and the seconds of speech found (None without VAD)."""
+        limit = int(CHUNK_SECONDS * SAMPLE_RATE)
+        if not self.vad_filter:
+            return [(s, min(s + limit, clip.size)) for s in range(0, clip.size, limit)], None
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        try:
+            spans = get_speech_timestamps(clip, VadOptions(max_speech_duration_s=CHUNK_SECONDS))
+        except Exception as exc:
+            raise ASRError(f"the VAD failed on {name}: {exc}") from exc
+        seconds = sum(s["end"] - s["start"] for s in spans) / SAMPLE_RATE
+        groups: list[list[int]] = []
+        for span in spans:
+            if groups and span["end"] - groups[-1][0] <= limit:
+                groups[-1][1] = span["end"]
+            else:
+                groups.append([span["start"], span["end"]])
+        return [(int(s), int(min(e, clip.size))) for s, e in groups], round(seconds, 3)
+
+    def _decode_windows(self, clips, windows, names) -> list[dict]:
+        """Decode every window; same-grid windows share batches, batches go to the workers."""
+        by_grid: dict[int, list[int]] = {}
+        for k, (j, start, end) in enumerate(windows):
+            by_grid.setdefault(_grid_samples((end - start) / SAMPLE_RATE), []).append(k)
+        batches = [(grid, ks[i:i + self.batch_size]) for grid, ks in sorted(by_grid.items())
+                   for i in range(0, len(ks), self.batch_size)]
+
+        def run(batch):
+            grid, ks = batch
+            audio = np.zeros((len(ks), grid), np.float32)
+            for row, k in enumerate(ks):
+                j, start, end = windows[k]
+                audio[row, :end - start] = clips[j][start:end]
+            return ks, self._decode_audio(audio, [windows[k][1:] for k in ks],
+                                          names[windows[ks[0]][0]])
+
+        out: list[dict | None] = [None] * len(windows)
+        if self.workers > 1 and len(batches) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.workers) as pool:
+                done = list(pool.map(run, batches))
+        else:
+            done = [run(b) for b in batches]
+        for ks, segments in done:
+            for k, segment in zip(ks, segments):
+                out[k] = segment
+        return out  # type: ignore[return-value]
+
+    def _decode_audio(self, audio: np.ndarray, spans, name: str) -> list[dict]:
+        """Encode a (batch, samples) array of padded windows once and decode it."""
         model = self.model
         try:
-            if encoder_output is None:
-                segments, info = model.transcribe(samples, **self._options())
-                segments = list(segments)
-            else:
-                if samples.size > 30 * SAMPLE_RATE:
-                    raise ASRError(f"{name}: a precomputed encoder output covers at most 30 s; "
-                                   f"this audio is {samples.size / SAMPLE_RATE:.1f} s")
-                from faster_whisper.tokenizer import Tokenizer
+            mel = np.stack([model.feature_extractor(row)[:, :3000] for row in audio])
+            if mel.shape[-1] % 2:
+                mel = mel[..., :-1]
+            encoded = model.encode(np.ascontiguousarray(mel, dtype=np.float32))
+        except Exception as exc:
+            raise ASRError(f"the Whisper encoder failed on {name}: {exc}") from exc
+        return self._decode_encoded(encoded, spans, name)
 
-                # transcribe() only builds the options here: its segment generator is never
-                # iterated, so the encoder does not run; generate_segments reuses encoder_output.
-                _, info = model.transcribe(samples, **self._options())
-                tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
-                                      task="transcribe", language=self.language)
-                features = model.feature_extractor(samples)
-                segments = list(model.generate_segments(
-                    features, tokenizer, info.transcription_options, False, encoder_output))
-        except ASRError:
-            raise
+    def _decode_encoded(self, encoded, spans, name: str) -> list[dict]:
+        """Greedy/beam decoding of an encoder output; one segment dict per row."""
+        tok = self.tokenizer
+        seconds = max(end - start for start, end in spans) / SAMPLE_RATE
+        max_length = int(min(448, 20 + TOKENS_PER_SECOND * seconds))
+        prompt = list(tok.sot_sequence) + [tok.no_timestamps]
+        try:
+            results = self.model.model.generate(
+                encoded, [prompt] * len(spans), beam_size=self.beam_size, max_length=max_length,
+                return_scores=True, return_no_speech_prob=True, suppress_blank=True)
+        except Exception as exc:
+            raise ASRError(f"faster-whisper failed on {name}: {exc}") from exc
+        segments = []
+        for (start, end), result in zip(spans, results):
+            ids = [t for t in result.sequences_ids[0] if t < tok.eot]
+            text = tok.decode(ids).strip()
+            n = len(result.sequences_ids[0])
+            segments.append({
+                "start": round(start / SAMPLE_RATE, 2), "end": round(end / SAMPLE_RATE, 2),
+                "text": text, "avg_logprob": round(float(result.scores[0]) * n / (n + 1), 4),
+                "no_speech_prob": round(float(result.no_speech_prob), 4),
+                "compression_ratio": round(compression_ratio(text), 4)})
+        return segments
+
+    def _guarded(self, segments: list[dict], speech_seconds: float | None) -> Transcript:
+        dropped: list[dict] = []
+        if self.guard:
+            segments, dropped = apply_guard(segments, vad=speech_seconds is not None)
+        segments = [s for s in segments if s["text"]]
+        return Transcript(text=" ".join(s["text"] for s in segments).strip(), backend=self.name,
+                          segments=segments, language=self.language, guard_dropped=bool(dropped),
+                          dropped=dropped, speech_seconds=speech_seconds,
+                          **weighted_confidence(segments))
+
+    # ---------------------------------------------------------------- WhisperModel.transcribe
+
+    def _transcribe_whisper(self, samples: np.ndarray, name: str) -> Transcript:
+        """``WhisperModel.transcribe`` with this back-end's options (the old default path)."""
+        model = self.model
+        try:
+            segments, _ = model.transcribe(
+                samples, language=self.language, task="transcribe", beam_size=self.beam_size,
+                temperature=self.temperature, vad_filter=self.vad_filter,
+                condition_on_previous_text=False)
+            segments = list(segments)
         except Exception as exc:
             raise ASRError(f"faster-whisper failed on {name}: {exc}") from exc
         parts = [{"start": round(float(s.start), 2), "end": round(float(s.end), 2),
-                  "text": s.text.strip()} for s in segments if s.text.strip()]
-        text = " ".join(p["text"] for p in parts).strip()
-        return Transcript(text=text, backend=self.name, segments=parts, language=self.language)
+                  "text": s.text.strip(), "avg_logprob": round(float(s.avg_logprob), 4),
+                  "no_speech_prob": round(float(s.no_speech_prob), 4),
+                  "compression_ratio": round(float(s.compression_ratio), 4)}
+                 for s in segments if s.text.strip()]
+        return self._guarded(parts, None)
 
 
 class TransformersASR:
