@@ -68,10 +68,12 @@ class Watched:
 
     def problems(self) -> list[str]:
         # Event streams the page itself cancels are not failures of the app: the queue's stream when
-        # a page goes away, and an upload's progress stream when the upload finishes first.
+        # a page goes away, an upload's progress stream when the upload finishes first, and the
+        # audio element's read of a recording's local blob: URL when the preview is replaced.
         failed = [f for f in self.failed
                   if "/gradio_api/queue/data" not in f
-                  and not ("/gradio_api/upload_progress" in f and f.endswith("ERR_ABORTED"))]
+                  and not ("/gradio_api/upload_progress" in f and f.endswith("ERR_ABORTED"))
+                  and not (f.startswith("blob:") and f.endswith("ERR_ABORTED"))]
         return self.blocked + failed + self.console_errors
 
     def close(self):
