@@ -112,7 +112,6 @@ def _write(path: Path, fmt: str, rows: list[dict], cols: list[str]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict, saving after every chunk; returns 1 when any input failed."""
-    from emoens.errors import EmoensError
     from emoens.recognizer import EmotionRecognizer, RecognizerError
 
     out = Path(args.out)
@@ -164,20 +163,10 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(total=len(items), unit="file", disable=args.quiet)
     for start in range(0, len(items), chunk):
         part = items[start:start + chunk]
-        try:
-            results = recognizer.analyze_batch([i for i, _, _ in part], texts=[t for _, _, t in part],
-                                               transcribe=transcribe, names=[i for i, _, _ in part],
-                                               errors="return")
-        except Exception:  # something in the batch broke a member: isolate it item by item
-            results = []
-            for source, _, text in part:
-                try:
-                    results.append(recognizer.analyze(source, text=text, transcribe=transcribe,
-                                                      name=source))
-                except EmoensError as exc:
-                    results.append({"error": str(exc)})
-                except Exception as exc:  # not a known bad input: report it, keep going
-                    results.append({"error": f"unexpected error: {type(exc).__name__}: {exc}"})
+        # errors="return": a bad input (or a member failing on it) is its own error row
+        results = recognizer.analyze_batch([i for i, _, _ in part], texts=[t for _, _, t in part],
+                                           transcribe=transcribe, names=[i for i, _, _ in part],
+                                           errors="return")
         for (source, utt_id, _), result in zip(part, results):
             if "error" in result:
                 failed += 1
