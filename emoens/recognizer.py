@@ -317,7 +317,9 @@ class EmotionRecognizer:
                                     single_pass_max_seconds=self.single_pass_max_seconds)
         speech = steps.timed(timing, "speech", steps.member_probas, self.members, "speech",
                              dict(enumerate(windows.clips)), self.batch_size, progress=progress)
-        heard = [self._listen(job, transcribe, timing) for job in jobs]
+        asr_results = self._transcribe_batch(jobs, transcribe, timing)
+        heard = [self._listen(job, transcribe, timing, asr_results.get(j))
+                 for j, job in enumerate(jobs)]
         text = steps.timed(timing, "text", steps.member_probas, self.members, "text",
                            {j: h.transcript for j, h in enumerate(heard) if h.transcript},
                            self.batch_size)
@@ -338,7 +340,8 @@ class EmotionRecognizer:
         return results
 
     # step 4 (ASR): what was said: the given transcript, or the ASR's (silent audio is not transcribed)
-    def _listen(self, job: Job, transcribe: bool | None, timing: dict) -> Heard:
+    def _listen(self, job: Job, transcribe: bool | None, timing: dict, asr_result=None) -> Heard:
+        """``asr_result``: this job's transcript from :meth:`_transcribe_batch`, if it ran."""
         from emoens.audio import is_silent
 
         heard = Heard(silent=bool(is_silent(job.samples)))
@@ -348,7 +351,8 @@ class EmotionRecognizer:
         if job.text is not None:
             heard.transcript, heard.source = str(job.text).strip(), "given"
         elif not heard.silent:
-            result = self._transcribe(job.samples, job.name, transcribe, heard.warnings, timing)
+            result = asr_result if asr_result is not None else \
+                self._transcribe(job.samples, job.name, transcribe, heard.warnings, timing)
             if result is not None:
                 heard.segments = result.segments
                 if result.text.strip():
@@ -356,6 +360,33 @@ class EmotionRecognizer:
                 else:
                     heard.warnings.append("the ASR heard no words: speech-only result")
         return heard
+
+    def _transcribe_batch(self, jobs: list[Job], transcribe: bool | None, timing: dict) -> dict:
+        """``{job index: Transcript}`` from one ``transcribe_batch`` call of the ASR back-end for
+        every job that needs transcription (the ASR batches their windows across clips). Empty
+        when fewer than two need it, the back-end has no batch call, or the batch fails: those
+        jobs then go through :meth:`_transcribe` one by one (with its warnings and errors)."""
+        from emoens.audio import is_silent
+
+        if transcribe is False:
+            return {}
+        todo = [j for j, job in enumerate(jobs) if job.text is None and not is_silent(job.samples)]
+        if len(todo) < 2:
+            return {}
+        try:
+            batch = getattr(self.asr(), "transcribe_batch", None)
+        except EmoensError:
+            return {}
+        if batch is None:
+            return {}
+        t0 = time.perf_counter()
+        try:
+            results = batch([jobs[j].samples for j in todo], names=[jobs[j].name for j in todo])
+        except EmoensError:
+            return {}
+        finally:
+            timing["asr"] += time.perf_counter() - t0
+        return dict(zip(todo, results))
 
     def _transcribe(self, samples: np.ndarray, name: str, transcribe: bool | None,
                     warnings: list[str], timing: dict):
