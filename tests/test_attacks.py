@@ -173,3 +173,130 @@ def test_id3_only_mp3_says_no_audio(tmp_path):
     message = str(info.value)
     assert message.startswith("cannot decode tag.mp3") or message.startswith("tag.mp3 is empty")
     assert "does not exist" not in message and "pipe" not in message
+
+
+# --------------------------------------------------------------------------- bundles
+
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "default"
+
+
+@pytest.fixture
+def bundle_copy(tmp_path) -> Path:
+    if not (DEFAULT_BUNDLE / "bundle.json").is_file():
+        pytest.skip("needs the embedded default bundle (assets/default)")
+    dest = tmp_path / "bundle"
+    shutil.copytree(DEFAULT_BUNDLE, dest)
+    return dest
+
+
+def _refused(root: Path, match: str) -> str:
+    from emoens.bundle import BundleError, load_bundle
+
+    with pytest.raises(BundleError, match=match) as info:
+        load_bundle(root)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+def test_member_folder_linked_outside_the_bundle_is_refused(bundle_copy, tmp_path):
+    outside = tmp_path / "outside_speech"
+    shutil.move(str(bundle_copy / "speech"), outside)
+    (outside / "evil.dat").write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")
+    (bundle_copy / "speech").symlink_to(outside, target_is_directory=True)
+    _refused(bundle_copy, "outside the bundle")
+
+
+def test_model_card_linked_to_a_server_file_is_refused(bundle_copy, tmp_path):
+    from emoens.bundle import Bundle, read_card
+
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$secret-hash:19000:0:99999:7:::\n")
+    (bundle_copy / "MODEL_CARD.md").unlink()
+    (bundle_copy / "MODEL_CARD.md").symlink_to(secret)
+    _refused(bundle_copy, r"MODEL_CARD\.md: it is a symbolic link to outside")
+    assert "secret-hash" not in read_card(Bundle(root=bundle_copy, config={}))
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 5])
+def test_pickles_of_every_protocol_are_refused(bundle_copy, protocol):
+    import pickle  # only to *write* the hostile file
+
+    class Boom:
+        def __reduce__(self):
+            return (print, ("unpickled!",))
+
+    data = pickle.dumps({"weights": [1.0, 2.0], "x": Boom()}, protocol=protocol)
+    (bundle_copy / "speech" / "weights.dat").write_bytes(data)
+    _refused(bundle_copy, r"weights\.dat: .*pickle")
+
+
+def test_text_and_weights_files_are_not_taken_for_pickles(bundle_copy):
+    from emoens.bundle import load_bundle
+
+    (bundle_copy / "text" / "vocab.txt").write_text("[PAD]\n[UNK]\n(a)\nI like it\n")
+    (bundle_copy / "text" / "notes.md").write_text("(see) the card.\n")
+    assert load_bundle(bundle_copy).name
+
+
+def _npz_declaring(path: Path, shape: tuple[int, ...]) -> Path:
+    """An npz whose one array's header declares ``shape`` (float32) but holds 4 MB of zeros."""
+    import zipfile
+
+    header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+    buffer = __import__("io").BytesIO()
+    np.lib.format.write_array_header_2_0(buffer, header)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("mean.npy", "w", force_zip64=True) as handle:
+            handle.write(buffer.getvalue())
+            handle.write(bytes(4 * 1024 * 1024))
+    return path
+
+
+def test_npz_declaring_a_3_gib_array_is_refused(bundle_copy):
+    _npz_declaring(bundle_copy / "speech" / "weights.npz", (3 * GB // 4,))
+    assert (bundle_copy / "speech" / "weights.npz").stat().st_size < 5 * 1024 * 1024
+    _refused(bundle_copy, r"weights\.npz: mean\.npy declares a 3\.0 GiB array")
+
+
+def test_deeply_nested_bundle_json_is_one_line(bundle_copy, tmp_path):
+    (bundle_copy / "bundle.json").write_text("[" * 100000 + "]" * 100000)
+    _refused(bundle_copy, "nested too deeply")
+    (bundle_copy / "bundle.json").write_text('{"a":' * 200 + "1" + "}" * 200)
+    _refused(bundle_copy, "nested deeper than 64")
+    out = subprocess.run([str(Path(__file__).resolve().parents[1] / ".venv/bin/python"), "-m",
+                          "emoens", "predict", "--bundle", str(bundle_copy), str(tmp_path / "x.wav"),
+                          "--out", str(tmp_path / "o.csv")], capture_output=True, text=True)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1 and "nested" in out.stderr
+
+
+def test_lying_safetensors_header_is_one_line(tmp_path):
+    import json
+
+    from emoens.bundle import BundleError, MemberSpec, load_member_checked
+
+    member = tmp_path / "speech"
+    member.mkdir()
+    (member / "config.json").write_text("{}")
+    header = json.dumps({"w": {"dtype": "F32", "shape": [1000000, 1000], "data_offsets": [0, 4 * 10 ** 9]}})
+    blob = len(header).to_bytes(8, "little") + header.encode() + bytes(64)
+    (member / "model.safetensors").write_bytes(blob)
+    with pytest.raises(BundleError, match=r"model\.safetensors: tensor 'w' lies outside the file"):
+        load_member_checked(MemberSpec("speech", "hf-speech", "speech", "speech"), member)
+    (member / "model.safetensors").write_bytes((10 ** 12).to_bytes(8, "little") + b"{}")
+    with pytest.raises(BundleError, match="header length does not fit"):
+        load_member_checked(MemberSpec("speech", "hf-speech", "speech", "speech"), member)
+
+
+def test_bundle_command_detects_light_members(bundle_copy, tmp_path):
+    from emoens.bundle import detect_kind, load_bundle
+
+    assert detect_kind(bundle_copy / "speech", "speech") == "whisper-head"
+    assert detect_kind(bundle_copy / "text", "text") == "text-head"
+    out = subprocess.run([str(Path(__file__).resolve().parents[1] / ".venv/bin/python"), "-m",
+                          "emoens", "bundle", "--speech", str(bundle_copy / "speech"), "--text",
+                          str(bundle_copy / "text"), "--asr", "none", "--out", str(tmp_path / "b")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    kinds = {m.name: m.kind for m in load_bundle(tmp_path / "b").members}
+    assert kinds == {"speech": "whisper-head", "text": "text-head"}
