@@ -177,13 +177,13 @@ def test_id3_only_mp3_says_no_audio(tmp_path):
 
 # --------------------------------------------------------------------------- bundles
 
-DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "default"
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "emoens" / "assets" / "default"
 
 
 @pytest.fixture
 def bundle_copy(tmp_path) -> Path:
     if not (DEFAULT_BUNDLE / "bundle.json").is_file():
-        pytest.skip("needs the embedded default bundle (assets/default)")
+        pytest.skip("needs the embedded default bundle (emoens/assets/default)")
     dest = tmp_path / "bundle"
     shutil.copytree(DEFAULT_BUNDLE, dest)
     return dest
