@@ -138,8 +138,7 @@ class EmotionRecognizer:
         ``asr`` overrides the bundle's ASR back-end (``"none"`` to never transcribe);
         ``member_options`` (``{name: {option: value}}``) add to the members' options.
         """
-        from emoens.bundle import load_bundle
-        from emoens.models import load_member
+        from emoens.bundle import load_bundle, load_member_checked
 
         if path is None:
             path = default_bundle_path()
@@ -152,7 +151,7 @@ class EmotionRecognizer:
         members = {}
         for spec in bundle.members:
             options = {**spec.options, **dict((member_options or {}).get(spec.name, {}))}
-            member = load_member(spec.kind, bundle.member_path(spec), **options)
+            member = load_member_checked(spec, bundle.member_path(spec), **options)
             if getattr(member, "modality", spec.modality) != spec.modality:
                 raise RecognizerError(f"bundle {bundle.root}: member {spec.name!r} is declared "
                                       f"{spec.modality} but its model is {member.modality}")
@@ -349,7 +348,11 @@ class EmotionRecognizer:
             heard.warnings.append("the audio is silent (no signal above -60 dBFS): the result "
                                   "carries no information")
         if job.text is not None:
-            heard.transcript, heard.source = str(job.text).strip(), "given"
+            from emoens.text import limit_transcript
+
+            heard.transcript, note = limit_transcript(str(job.text).strip(), job.name)
+            heard.source = "given"
+            heard.warnings += [note] if note else []
         elif not heard.silent:
             result = asr_result if asr_result is not None else \
                 self._transcribe(job.samples, job.name, transcribe, heard.warnings, timing)

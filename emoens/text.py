@@ -20,6 +20,10 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,?!])")
 _KEEP_PUNCT = set(".,?!~'\"%:;-…·")
 
 
+MAX_TRANSCRIPT_CHARS = 2000
+"""Longest transcript classified (far past any text model's 512 tokens); the rest is dropped."""
+
+
 class TextError(EmoensError):
     """A transcript that cannot be read (missing, a directory, or in an unknown encoding)."""
 
@@ -78,3 +82,12 @@ def read_transcript(path, encodings=("utf-8", "cp949")) -> str:
     raise TextError(
         f"cannot decode transcript {p}: it is not valid {' or '.join(encodings)} text"
     )
+
+
+def limit_transcript(text: str, name: str = "the input") -> tuple[str, str | None]:
+    """``text`` cut to :data:`MAX_TRANSCRIPT_CHARS` characters, and a warning when it was cut."""
+    if len(text) <= MAX_TRANSCRIPT_CHARS:
+        return text, None
+    return text[:MAX_TRANSCRIPT_CHARS], (
+        f"the transcript given for {name} has {len(text):,} characters: only the first "
+        f"{MAX_TRANSCRIPT_CHARS:,} were classified")

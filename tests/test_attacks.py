@@ -300,3 +300,26 @@ def test_bundle_command_detects_light_members(bundle_copy, tmp_path):
     assert out.returncode == 0, out.stderr
     kinds = {m.name: m.kind for m in load_bundle(tmp_path / "b").members}
     assert kinds == {"speech": "whisper-head", "text": "text-head"}
+
+
+# --------------------------------------------------------------------------- transcripts
+
+
+def test_long_transcript_is_truncated_with_a_warning(tone_recognizer):
+    from emoens.text import MAX_TRANSCRIPT_CHARS
+
+    text = "행복해 " * 300000  # ~1.2 M characters
+    with PeakRSS() as rss:
+        result = tone_recognizer.analyze((16000, tone(1.0)), text=text)
+    assert len(result["transcript"]) == MAX_TRANSCRIPT_CHARS
+    assert any("only the first 2,000 were classified" in w for w in result["warnings"])
+    assert rss.extra < 256 * 1024 * 1024
+
+
+def test_megabyte_transcript_on_the_real_bundle_stays_small(app_recognizer):
+    text = "오늘은 정말 기분이 좋아요 " * 70000  # ~1 MB of UTF-8
+    assert len(text.encode()) > 1_000_000
+    with PeakRSS() as rss:
+        result = app_recognizer.analyze((16000, tone(1.0)), text=text)
+    assert result["label"] and any("characters" in w for w in result["warnings"])
+    assert rss.extra < 1.5 * GB
