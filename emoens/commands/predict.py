@@ -62,6 +62,10 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="results file: .csv or .jsonl")
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows already 'ok' in --out and process only the rest")
+    parser.add_argument("--shard", metavar="I/N",
+                        help="process only shard I of N (0 <= I < N): a deterministic split by "
+                        "utt_id (manifest) or input path; merge the outputs with "
+                        "emoens.shard.merge_outputs")
     parser.add_argument("--chunk", type=int, default=32,
                         help="inputs per batch; the output is saved after each (default 32)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -133,6 +137,10 @@ def run(args: argparse.Namespace) -> int:
         items = [(f, None, args.text) for f in _expand(args.files)]
     if not items:
         raise RecognizerError("no inputs: give audio files, folders with audio files, or --manifest")
+    if getattr(args, "shard", None):
+        from emoens.shard import select
+
+        items = select(items, args.shard, lambda it: it[1] if args.manifest else it[0])
     with_utt_id = bool(args.manifest)
     cols = columns(with_utt_id)
     key = "utt_id" if with_utt_id else "input"
