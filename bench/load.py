@@ -1,7 +1,7 @@
 """Load test of the web app: 8 concurrent gradio_client users for 60 s, good and bad uploads mixed.
 
 Serves the app as users do (``python app.py`` on a free 127.0.0.1 port) with the default bundle,
-or a tiny random-weight bundle built here when ``assets/default`` does not exist yet, and small
+or a tiny random-weight bundle built here when ``emoens/assets/default`` does not exist yet, and small
 caps (2 MB uploads, 30 s audio) so that the bad uploads exercise them. Each user loops over a
 shuffled mix: Korean speech (espeak-ng), the same with a typed transcript, an empty file, a text
 file named .wav, a 40-s clip (over the duration cap) and a 3-MB file (over the size cap).
@@ -199,7 +199,7 @@ def summarise(records: list[dict], elapsed: float, users: int,
 
 
 def tiny_bundle(root: Path) -> Path:
-    """A bundle of random-weight tiny members (for when assets/default does not exist yet)."""
+    """A bundle of random-weight tiny members (for when emoens/assets/default does not exist yet)."""
     from emoens.bundle import MemberSpec, build_bundle
     from tests.fixtures.models import (make_kobert_tokenizer_dir, make_tiny_speech_model_dir,
                                        make_tiny_text_model_dir)
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--bundle", help="bundle folder (default: assets/default, else a tiny one)")
+    parser.add_argument("--bundle", help="bundle folder (default: emoens/assets/default, else a tiny one)")
     parser.add_argument("--no-write", action="store_true", help="print, do not write bench/results")
     args = parser.parse_args(argv)
 
@@ -274,13 +274,13 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="emoens-load-") as tmp:
         tmp = Path(tmp)
-        default = REPO / "assets" / "default"
+        default = REPO / "emoens" / "assets" / "default"
         if args.bundle:
             bundle, kind = Path(args.bundle), f"given ({args.bundle})"
         elif (default / "bundle.json").is_file():
-            bundle, kind = default, "assets/default"
+            bundle, kind = default, "emoens/assets/default"
         else:
-            bundle, kind = tiny_bundle(tmp / "tiny"), "tiny random-weight (assets/default not built yet)"
+            bundle, kind = tiny_bundle(tmp / "tiny"), "tiny random-weight (emoens/assets/default not built yet)"
         clips = make_clips(tmp / "clips")
         port = free_port()
         url = f"http://127.0.0.1:{port}/"

@@ -54,11 +54,10 @@ class RecognizerError(EmoensError):
 
 
 def default_bundle_path() -> Path:
-    """``$EMOENS_DEFAULT_BUNDLE`` or the repository's ``assets/default``."""
-    env = os.environ.get("EMOENS_DEFAULT_BUNDLE")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parent.parent / "assets" / "default"
+    """The embedded default bundle's folder (package data: ``emoens/assets/default``)."""
+    from emoens.settings import default_bundle_dir
+
+    return default_bundle_dir()
 
 
 def _checked_text(text, name: str) -> str | None:
@@ -133,13 +132,18 @@ class EmotionRecognizer:
     def from_bundle(cls, path: str | os.PathLike | None = None, *, asr: str | None = None,
                     asr_options: Mapping | None = None, member_options: Mapping | None = None,
                     **kwargs: Any) -> "EmotionRecognizer":
-        """Load a bundle folder (or Hub id); ``None`` means the embedded default bundle.
+        """Load a bundle folder (or Hub id); ``None`` means ``$EMOENS_BUNDLE`` when it is set,
+        else the embedded default bundle.
 
         ``asr`` overrides the bundle's ASR back-end (``"none"`` to never transcribe);
         ``member_options`` (``{name: {option: value}}``) add to the members' options.
         """
         from emoens.bundle import load_bundle, load_member_checked
 
+        if path is None:
+            from emoens.settings import bundle_from_env
+
+            path = bundle_from_env()  # $EMOENS_BUNDLE
         if path is None:
             path = default_bundle_path()
             if not (Path(path) / "bundle.json").is_file():

@@ -1,4 +1,4 @@
-"""The shipped default bundle (assets/default): loadable, pickle-free, card numbers = recorded numbers,
+"""The shipped default bundle (emoens/assets/default): loadable, pickle-free, card numbers = recorded numbers,
 and (with ../shared/data) the shipped members reproduce the numbers the training run recorded."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import pytest
 from emoens.bundle import load_bundle
 
 REPO = Path(__file__).resolve().parents[1]
-BUNDLE = REPO / "assets" / "default"
+BUNDLE = REPO / "emoens" / "assets" / "default"
 RESULTS = REPO / "training" / "default" / "results" / "results.json"
 
 pytestmark = pytest.mark.skipif(not (BUNDLE / "bundle.json").is_file(),
-                                reason="assets/default not built yet (emoens train-default)")
+                                reason="emoens/assets/default not built yet (emoens train-default)")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The Python API, the CLI and the README's examples agree.
 
 README examples are run in a temporary folder holding ``speech.wav`` (a short clip) with the
-default bundle pointed at the tiny test bundle (``EMOENS_DEFAULT_BUNDLE``): every ```python block
+default bundle pointed at the tiny test bundle (``EMOENS_BUNDLE``): every ```python block
 that uses emoens is executed, and every ``emoens predict …`` line of a ```bash block is run.
 """
 
@@ -29,7 +29,7 @@ def readme_blocks(language: str) -> list[str]:
 @pytest.fixture
 def example_dir(tmp_path, monkeypatch, tiny_bundle_dir):
     write_wav(tmp_path / "speech.wav", planted_tone("happy", 1.5))
-    monkeypatch.setenv("EMOENS_DEFAULT_BUNDLE", str(tiny_bundle_dir))
+    monkeypatch.setenv("EMOENS_BUNDLE", str(tiny_bundle_dir))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,9 +178,35 @@ def test_direct_construction_is_validated():
 
 
 def test_missing_default_bundle_says_so(monkeypatch, tmp_path):
-    monkeypatch.setenv("EMOENS_DEFAULT_BUNDLE", str(tmp_path / "nothing"))
-    with pytest.raises(RecognizerError, match="default bundle"):
+    from emoens import settings
+
+    monkeypatch.delenv("EMOENS_BUNDLE", raising=False)
+    monkeypatch.setattr(settings, "asset_dir", lambda name: tmp_path / "nothing" / name)
+    with pytest.raises(RecognizerError, match="embedded default bundle is not there"):
         EmotionRecognizer.from_bundle()
+
+
+def test_emoens_bundle_names_the_bundle_used_when_none_is_given(monkeypatch, tiny_bundle_dir,
+                                                                tmp_path):
+    from emoens.errors import EmoensError
+
+    monkeypatch.setenv("EMOENS_BUNDLE", str(tiny_bundle_dir))
+    assert Path(EmotionRecognizer.from_bundle().bundle_path).resolve() == Path(tiny_bundle_dir).resolve()
+    monkeypatch.setenv("EMOENS_BUNDLE", str(tmp_path / "nothing"))
+    with pytest.raises(EmoensError, match="nothing"):
+        EmotionRecognizer.from_bundle()
+
+
+def test_the_shipped_assets_are_package_data():
+    from importlib import resources
+
+    from emoens import settings
+
+    root = resources.files("emoens") / "assets"
+    assert (root / "default" / "bundle.json").is_file()
+    assert settings.default_bundle_dir() == Path(str(root / "default"))
+    assert [p.suffix for p in settings.examples_dir().iterdir()].count(".flac") >= 6
+    assert (settings.stats_dir() / "stats.json").is_file()
 
 
 def test_asr_requested_without_backend(tone_recognizer):

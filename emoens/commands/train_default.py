@@ -82,10 +82,10 @@ def register(subparsers) -> None:
     )
     p.add_argument("--data", default="../shared/data",
                    help="folder holding KEMDy20/ and KEMDy19/ (default: ../shared/data)")
-    p.add_argument("--out", default="assets/default", help="bundle folder to (over)write")
+    p.add_argument("--out", default="emoens/assets/default", help="bundle folder to (over)write")
     p.add_argument("--results", default="training/default/results",
                    help="folder for results.json / results.md (default: training/default/results)")
-    p.add_argument("--stats", default="assets/stats",
+    p.add_argument("--stats", default="emoens/assets/stats",
                    help="folder for the training data's statistics (Explore tab; aggregate counts only)")
     p.add_argument("--cache-dir", default=".cache/train-default",
                    help="encoder feature cache (default: .cache/train-default)")

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from emoens.errors import EmoensError
+from emoens.settings import bundle_from_env, default_bundle_dir, examples_dir, stats_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ASSETS = REPO_ROOT / "assets"
-DEFAULT_BUNDLE = ASSETS / "default"
-EXAMPLES_DIR = ASSETS / "examples"
-STATS_DIR = ASSETS / "stats"
+DEFAULT_BUNDLE = default_bundle_dir()
+EXAMPLES_DIR = examples_dir()
+STATS_DIR = stats_dir()
 
 
 class UIError(EmoensError):
@@ -43,7 +41,7 @@ def _env_flag(name: str, default: bool) -> bool:
 class Settings:
     """Caps and switches of the app (see docs/app.md for the environment variables)."""
 
-    bundle: str | None = None          # EMOENS_BUNDLE: bundle directory or Hub id; None = assets/default
+    bundle: str | None = None          # EMOENS_BUNDLE: bundle directory or Hub id; None = the embedded one
     max_upload_mb: float = 50.0        # EMOENS_MAX_UPLOAD_MB: largest accepted upload
     max_audio_seconds: float = 600.0   # EMOENS_MAX_AUDIO_SECONDS: longest accepted recording/file
     concurrency: int = 1               # EMOENS_CONCURRENCY: analyses run at the same time
@@ -56,7 +54,7 @@ class Settings:
         """Read the settings from the environment (``EMOENS_*`` variables)."""
         on_spaces = bool(os.environ.get("SPACE_ID"))
         return cls(
-            bundle=os.environ.get("EMOENS_BUNDLE") or None,
+            bundle=bundle_from_env(),
             max_upload_mb=_env_float("EMOENS_MAX_UPLOAD_MB", cls.max_upload_mb),
             max_audio_seconds=_env_float("EMOENS_MAX_AUDIO_SECONDS", cls.max_audio_seconds),
             concurrency=int(_env_float("EMOENS_CONCURRENCY", cls.concurrency)),

@@ -1,7 +1,7 @@
 """The Explore tab's logic: class distributions, durations, valence/arousal and ties.
 
 Everything is drawn from the statistics JSON of :func:`emoens.stats.manifest_stats` (the format
-``emoens stats`` writes and ``assets/stats`` ships), so the app shows the same numbers as the CLI.
+``emoens stats`` writes and ``emoens/assets/stats`` ships), so the app shows the same numbers as the CLI.
 A manifest the user gives is filtered first (corpus, split, style, gender), then summarised; only
 a manifest can list the utterances of a class.
 """
@@ -179,7 +179,7 @@ def label_from_cell(row_value: str) -> str:
 
 
 def bundled_stats_files(stats_dir: Path) -> list[Path]:
-    """Statistics JSON files shipped in ``assets/stats``."""
+    """Statistics JSON files shipped in ``emoens/assets/stats``."""
     return sorted(stats_dir.glob("*.json")) if stats_dir.is_dir() else []
 
 

@@ -1,9 +1,9 @@
-"""Synthesise the example clips in assets/examples/ with espeak-ng (Korean voice).
+"""Synthesise the example clips in emoens/assets/examples/ with espeak-ng (Korean voice).
 
 The clips are SYNTHETIC: espeak-ng reads sentences written for this project; the intended emotion
 is that of the words only (the synthetic voice carries no emotion). Run from the repository root:
 
-    python training/default/make_examples.py [--out assets/examples]
+    python training/default/make_examples.py [--out emoens/assets/examples]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def synthesise(text: str) -> tuple[np.ndarray, int]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="assets/examples")
+    parser.add_argument("--out", default="emoens/assets/examples")
     args = parser.parse_args(argv)
     out = Path(args.out)
     index = []
