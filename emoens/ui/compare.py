@@ -14,7 +14,7 @@ from emoens.labels import LABELS, normalize_label
 from emoens.ui.analyze import analyze, members_of
 from emoens.ui.config import Settings, UIError
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".webm", ".m4a", ".opus", ".aac"}
+from emoens.settings import AUDIO_SUFFIXES  # noqa: E402,F401 (the one list; tab_analyze imports it here)
 MANIFEST_SUFFIXES = {".csv", ".tsv"}
 BASELINE = "all-neutral baseline"
 
