@@ -31,7 +31,7 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every sub-command whose module is present."""
+    """The full argument parser, with every sub-command of :data:`COMMAND_MODULES`."""
     parser = argparse.ArgumentParser(
         prog="emoens",
         description="Korean speech emotion recognition: prepare corpora, train, evaluate, fuse, "
@@ -40,13 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"emoens {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"emoens.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"emoens.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"emoens.commands.{name}").register(sub)
     return parser
 
 

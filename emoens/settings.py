@@ -1,10 +1,14 @@
-"""One place for what emoens reads from its environment and where its shipped data lives.
+"""One place for what emoens reads from its environment, where its shipped data lives, and the
+audio files its front ends look for.
 
 - ``EMOENS_BUNDLE``: the bundle used when none is named (``EmotionRecognizer.from_bundle()``,
   ``emoens predict`` without ``--bundle``, the app): a folder or a Hub id. Unset: the embedded
   default bundle.
 - ``EMOENS_THREADS``: CPU threads for CTranslate2 (Whisper) and ONNX Runtime sessions. Unset: the
   cores this process may use (its affinity mask, not the machine's count).
+- :data:`AUDIO_SUFFIXES`: the file names ``emoens predict`` picks from a folder and the app
+  offers as audio (what :func:`emoens.audio.load_audio` decodes; the compressed ones need ffmpeg
+  or a libsndfile that reads them).
 - The embedded default bundle, the example clips and the statistics are package data
   (``emoens/assets/{default,examples,stats}``), found through :mod:`importlib.resources`, so an
   installed wheel finds them as a checkout does.
@@ -16,6 +20,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".webm", ".m4a", ".aac", ".mp4")
 BUNDLE_ENV = "EMOENS_BUNDLE"
 THREADS_ENV = "EMOENS_THREADS"
 

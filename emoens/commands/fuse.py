@@ -36,9 +36,17 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _guess_modality(stem: str) -> str:
+# Speech models first: "hubert" contains "bert".
+SPEECH_MARKERS = ("speech", "audio", "hubert", "wav2vec", "wavlm", "whisper", "xlsr", "w2v")
+TEXT_MARKERS = ("text", "bert", "kote", "electra", "roberta")
+
+
+def guess_modality(stem: str) -> str:
+    """``speech`` or ``text`` from a predictions file name (``--modalities`` overrides it)."""
     low = stem.lower()
-    return "text" if any(k in low for k in ("text", "kobert", "bert", "kote")) else "speech"
+    if any(k in low for k in SPEECH_MARKERS):
+        return "speech"
+    return "text" if any(k in low for k in TEXT_MARKERS) else "speech"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         raise FusionError(f"--names must give {len(paths)} distinct names, one per prediction file")
     if args.modalities and len(args.modalities) != len(paths):
         raise FusionError(f"--modalities must give {len(paths)} values, one per prediction file")
-    modalities = dict(zip(names, args.modalities or [_guess_modality(n) for n in names]))
+    modalities = dict(zip(names, args.modalities or [guess_modality(n) for n in names]))
     if not args.modalities:
         print("modalities (guessed from file names; set --modalities to change): "
               + ", ".join(f"{n}={m}" for n, m in modalities.items()))

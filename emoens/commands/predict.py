@@ -13,8 +13,7 @@ import argparse
 from pathlib import Path
 
 from emoens.labels import LABELS
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".webm", ".m4a", ".aac", ".mp4")
+from emoens.settings import AUDIO_SUFFIXES
 
 
 def columns(with_utt_id: bool) -> list[str]:

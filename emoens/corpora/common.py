@@ -10,7 +10,7 @@ from pathlib import Path
 from emoens.errors import EmoensError
 from emoens.text import TextError, clean_transcript, read_transcript
 
-AUDIO_SUFFIXES = (".wav", ".flac")
+CORPUS_AUDIO_SUFFIXES = (".wav", ".flac")  # a corpus segment's audio file; WAV wins (see index_audio)
 
 
 class CorpusError(EmoensError):
@@ -64,7 +64,7 @@ def index_audio(folder: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     if not folder.is_dir():
         return found
-    for suffix in reversed(AUDIO_SUFFIXES):
+    for suffix in reversed(CORPUS_AUDIO_SUFFIXES):
         for path in sorted(folder.rglob(f"*{suffix}")):
             found[path.stem] = path
     return found

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from emoens.labels import LABELS
-from emoens.models.speech import ModelError, label_kwargs, label_permutation, pick_device
+from emoens.models.common import ModelError, label_kwargs, label_permutation
+from emoens.models.speech import pick_device
 
 DEFAULT_TEXT_BASE = "skt/kobert-base-v1"
 DEFAULT_MAX_LENGTH = 64

@@ -24,6 +24,7 @@ import numpy as np
 
 from emoens.errors import EmoensError
 from emoens.files import atomic_write, write_bytes, write_json
+from emoens.settings import default_threads  # CPU threads for CTranslate2 ($EMOENS_THREADS)
 
 SAMPLE_RATE = 16000
 MAX_SECONDS = 30.0  # Whisper's window; longer audio must be split by the caller
@@ -196,17 +197,6 @@ def whisper_model_dir(cache_dir: str | os.PathLike | None = None, *, verify: boo
 _MODEL = None
 _MODEL_KEY = None
 _MODEL_LOCK = threading.Lock()
-
-
-def default_threads() -> int:
-    """CPU threads for CTranslate2: ``$EMOENS_THREADS`` or the cores this process may use."""
-    env = os.environ.get("EMOENS_THREADS")
-    if env:
-        return max(1, int(env))
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def get_model(cpu_threads: int | None = None, *, cache_dir: str | os.PathLike | None = None):
