@@ -180,8 +180,9 @@ def test_chart_has_fixed_order_and_korean_names(running_app, app_clips):
     fig = probabilities_figure(chart_sources(result))
     assert [t.name for t in fig.data] == ["음성 speech", "텍스트 text", "앙상블 ensemble"]
     for trace, key in zip(fig.data, ("speech", "text", "ensemble")):
-        assert [x.split("<br>")[0] for x in trace.x] == [LABELS_KO[lb] for lb in LABELS]
-        assert np.allclose(trace.y, [result[key][lb] for lb in LABELS])
+        assert trace.orientation == "h"  # horizontal bars: readable class names on a phone
+        assert list(trace.y) == [f"{LABELS_KO[lb]} {lb}" for lb in LABELS]
+        assert np.allclose(trace.x, [result[key][lb] for lb in LABELS])
 
 
 def test_long_audio_gets_a_timeline_chart(running_app, app_settings):
@@ -328,9 +329,10 @@ def test_explore_counts_ties_filters_and_listing(explore_frame):
     assert sum(sum(t.y) for t in fig.data) == 6
     assert "7 utterances, 6 labelled" in E.summary_markdown(stats, "toy")
 
-    ties = E.ties_table(stats).set_index("corpus")
-    assert ties.loc["kemdy19", "ties"] == 1 and ties.loc["kemdy20", "ties"] == 1
-    assert ties.loc["all", "tie_share"] == pytest.approx(2 / 7, abs=1e-4)
+    ties = E.ties_table(stats).set_index("코퍼스 corpus")
+    assert ties.loc["kemdy19", "동률 ties"] == 1 and ties.loc["kemdy20", "동률 ties"] == 1
+    assert ties.loc["전체 all", "비율 share"] == pytest.approx(2 / 7, abs=1e-4)
+    assert E.ties_table(E.stats_of(explore_frame.iloc[[0, 2]])).empty  # no ties: no all-zero table
 
     choices = E.filter_choices(explore_frame)
     assert choices["corpus"] == ["kemdy19", "kemdy20"] and choices["split"] == ["test", "train"]
@@ -441,3 +443,121 @@ def test_app_py_with_a_missing_bundle_says_so_without_traceback(tmp_path):
     assert out.returncode == 1
     assert "emoens app: error:" in out.stderr and "no-such-bundle" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+# --------------------------------------------------------------------------- issue 17: honest, Korean, consistent
+
+
+def test_result_panel_withholds_the_headline_when_not_reliable(running_app, app_clips):
+    from emoens.ui import analyze as A
+
+    silent = running_app.recognizer.analyze((16000, np.zeros(32000, dtype=np.float32)), text="정말 기뻐요")
+    panel = A.summary_markdown(silent)
+    assert "판단 보류" in panel and "no clear result" in panel and "silent" in panel
+    assert not panel.startswith(f"## {silent['label_ko']}")
+    result = _expected(running_app.recognizer, app_clips.speech, app_clips.text)
+    # The recognizer's own judgement wins over the app's fallback rules.
+    sure = dict(result, reliable=True, reason=None, disagreement=False)
+    assert A.summary_markdown(sure).startswith(f"## {result['label_ko']} · {result['label']} — ")
+    unsure = dict(result, reliable=False, reason="disagreement", disagreement=True)
+    text = A.summary_markdown(unsure)
+    assert text.startswith("## 판단 보류") and "speech and text point different ways" in text
+    assert A.judgement(dict(result, ensemble={lb: 1 / 7 for lb in LABELS}))["reason"] in ("low_confidence",
+                                                                                           "disagreement")
+
+
+def test_slider_json_and_download_show_the_same_result(running_app, app_clips):
+    from emoens.ui import analyze as A
+
+    result = _expected(running_app.recognizer, app_clips.speech, app_clips.text)
+    shown = A.shown_result(result, 1.0)
+    assert shown["ensemble"] == pytest.approx(result["speech"]) and shown["speech_weight"] == 1.0
+    assert A.summary_markdown(shown).count(LABELS_KO[shown["label"]]) >= 1
+    assert A.shown_result(result, None) == result and A.shown_result(result, A.speech_share(result)) == result
+    assert A.download_name("/tmp/gradio/abc/내 녹음 01.wav") == "내녹음01_emoens.json"
+    assert A.download_name(None) == "recording_emoens.json"
+
+
+def test_rerun_with_edited_text_rescores_text_and_fusion_only(running_app, app_clips, monkeypatch):
+    from emoens.ui import analyze as A
+
+    recognizer = running_app.recognizer
+    first = _expected(recognizer, app_clips.speech, "그냥 그래요")
+    expected = _expected(recognizer, app_clips.speech, app_clips.text)
+    speech_members = [m for m in recognizer.members.values() if m.modality == "speech"]
+    for member in speech_members:  # the speech model must not run again
+        monkeypatch.setattr(member, "predict_proba", lambda *a, **k: pytest.fail("speech re-ran"))
+    again = A.rescore_text(recognizer, first, app_clips.text)
+    assert again["transcript"] == app_clips.text and again["transcript_source"] == "given"
+    for key in ("speech", "text", "ensemble"):
+        assert again[key] == pytest.approx(expected[key], abs=1e-6)
+    assert again["label"] == expected["label"]
+    blank = A.rescore_text(recognizer, first, "  ")
+    assert blank["text"] is None and blank["ensemble"] == pytest.approx(first["speech"], abs=1e-6)
+
+
+def test_errors_are_korean_first_without_developer_advice():
+    from emoens.ui.text_ko import korean_error
+
+    long = korean_error("long.wav is 40.0 s long, longer than the 30 s limit (pass max_seconds or set "
+                        "EMOENS_MAX_AUDIO_SECONDS to allow longer audio)")
+    assert long.startswith("음성이 너무 깁니다") and "long.wav" in long and "EMOENS" not in long
+    manifest = korean_error("m.csv: missing column(s) utt_id (a manifest needs utt_id, audio_path; see DESIGN §3)")
+    assert "utt_id" in manifest and "DESIGN" not in manifest and manifest.startswith("매니페스트")
+    for english in ("no audio received: record", "empty.wav is empty (0 bytes): upload",
+                    "cannot decode x.wav as audio (bad)", "x.webm needs ffmpeg to be decoded: install ffmpeg"):
+        out = korean_error(english)
+        assert any("\uac00" <= ch <= "\ud7a3" for ch in out.split(" · ")[0]), out
+        assert "ffmpeg`" not in out and "EMOENS" not in out
+
+
+def test_compare_pairs_txt_with_wav_no_nan_and_bom(tmp_path, running_app, app_settings, app_clips):
+    from emoens.ui import compare as C
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    wav = tmp_path / "a" / "clip1.wav"
+    wav.write_bytes(app_clips.speech.read_bytes())
+    txt = tmp_path / "b" / "clip1.txt"  # uploads land in different folders
+    txt.write_text(app_clips.text, encoding="utf-8")
+    items = C.items_from_files([str(wav), str(txt), str(app_clips.empty)])
+    assert [i.name for i in items] == ["clip1.wav", "empty.wav"] and items[0].text == app_clips.text
+    frame = C.run_compare(running_app.recognizer, items, app_settings)
+    assert frame["status"][0] == "ok" and frame["transcript"][0] == app_clips.text
+    assert "empty" in frame["status"][1] and "/" not in frame["status"][1].split(" · ")[-1].split(" ")[0]
+    html = C.styled_table(frame).to_html()
+    assert "nan" not in html.lower().replace("nanum", "")
+    C.write_csv_bom(tmp_path / "out.csv", frame)
+    raw = (tmp_path / "out.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and app_clips.text.encode("utf-8") in raw
+
+
+def test_explore_summary_follows_filters_and_no_none_options(explore_frame, tmp_path):
+    from emoens.ui import explore as E
+
+    frame = explore_frame.copy()
+    frame.loc[frame.index[0], "corpus"] = ""
+    choices = E.filter_choices(frame)
+    assert all("(none)" not in values and "" not in values for values in choices.values())
+    stats = E.stats_of(explore_frame, "toy")
+    only20 = E.class_counts(stats, corpora=["kemdy20"])
+    assert "2 labelled utterances match" in E.summary_markdown(stats, "toy", only20)
+    assert "0.3 min of audio" in E.summary_markdown(stats, "toy", seconds=E.audio_seconds(explore_frame))
+    no_durations = E.summary_markdown(E.stats_of(explore_frame.assign(duration=float("nan"))), "x", seconds=0.0)
+    assert "durations not given" in no_durations and "0.0 min" not in no_durations
+
+
+def test_model_tab_card_and_metrics_are_readable(running_app, app_bundle_dir):
+    from emoens.ui import model as M
+
+    spec, card = M.read_bundle(M.bundle_dir(running_app.recognizer, str(app_bundle_dir)))
+    shown = M.card_for_display(card or "x {form} y", spec)
+    assert "{form}" not in shown and shown.startswith("> **요약**")
+    overview = M.overview_markdown(spec, app_bundle_dir)
+    assert "{'" not in overview and "': " not in overview  # no raw Python dict
+    table = M.metrics_table(spec)
+    nums = M.headline_numbers(spec)
+    if nums:
+        assert f"{nums['macro_f1']:.2f}" in M.model_line(spec) and not table.empty
+        assert all("." not in str(v) for v in table["시스템 system"])  # no dotted metric keys
+    assert "아닙니다" in M.model_line(spec) and "not" in M.model_line(spec)

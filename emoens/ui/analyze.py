@@ -121,12 +121,27 @@ def remix(result: Mapping, speech_weight: float) -> dict:
 
 
 def summary_markdown(result: Mapping) -> str:
-    """The top emotion in Korean and English with its probability, and what it was based on."""
+    """The result panel: the top emotion (Korean and English) only when the result is reliable;
+    otherwise why not, with the leading candidate in small print. Then what it was based on."""
+    from emoens.ui.text_ko import label_both, reason_line
+
     label = result["label"]
     prob = float(result["ensemble"][label])
-    based = "speech and text" if result.get("text") else "speech only (no transcript)"
-    lines = [f"## {LABELS_KO[label]} · {label} — {prob:.0%}", f"<small>ensemble of {based}</small>"]
-    lines += [f"\n> ⚠️ {w}" for w in result.get("warnings") or []]
+    judged = judgement(result)
+    if judged["reliable"]:
+        lines = [f"## {LABELS_KO[label]} · {label} — {prob:.0%}"]
+    else:
+        lines = ["## 판단 보류 · no clear result",
+                 f"<p id='reason'>⚠️ {reason_line(judged['reason'])}</p>",
+                 f"<small>가장 높은 후보 · top candidate: {label_both(label)} {prob:.0%}</small>"]
+    if judged["disagreement"] and result.get("text"):
+        s_label, t_label = top(result.get("speech"))[0], top(result.get("text"))[0]
+        lines.append(f"<small>음성 · speech: {label_both(s_label)} / 텍스트 · text: {label_both(t_label)}</small>")
+    based = "음성과 텍스트 · speech and text" if result.get("text") else "음성만 (전사 없음) · speech only (no transcript)"
+    lines.append(f"\n<small>앙상블 근거 · ensemble of {based}</small>")
+    from emoens.ui.text_ko import korean_warning
+
+    lines += [f"\n> ⚠️ {korean_warning(w)}" for w in result.get("warnings") or []]
     return "\n".join(lines)
 
 
@@ -134,12 +149,144 @@ def transcript_info(result: Mapping) -> tuple[str, str]:
     """The transcript used and a line saying where it came from."""
     transcript = result.get("transcript") or ""
     source = result.get("transcript_source")
-    where = {"given": "typed by you", "asr": "automatic transcription (Whisper)"}.get(
-        source, "none: the text model did not run")
-    return transcript, f"Transcript source: **{where}**"
+    where = {"given": "직접 입력 · typed by you", "asr": "자동 전사 · automatic transcription (Whisper)"}.get(
+        source, "없음: 텍스트 모델은 돌지 않음 · none: the text model did not run")
+    return transcript, f"전사 출처 · transcript source: **{where}**"
 
 
 def chart_sources(result: Mapping) -> dict:
     """The probability sets to draw: speech, text (when it ran) and ensemble."""
     return {"speech": result.get("speech"), "text": result.get("text"),
             "ensemble": result.get("ensemble")}
+
+
+# --------------------------------------------------------------------------- honesty of a result
+
+LOW_CONFIDENCE = 0.45  # top ensemble probability under which a result without "reliable" is withheld
+
+
+def top(probs: Mapping | None) -> tuple[str | None, float]:
+    """The most probable class of a probability set and its probability."""
+    if not probs:
+        return None, 0.0
+    label = max(LABELS, key=lambda lb: float(probs.get(lb, 0.0)))
+    return label, float(probs.get(label, 0.0))
+
+
+def judgement(result: Mapping) -> dict:
+    """``{reliable, reason, confidence, disagreement}`` of a result.
+
+    The recognizer's own fields when it gives them; otherwise the same rules from the probabilities:
+    silent audio, speech and text both confident about different classes, or a low top probability.
+    """
+    speech_label, speech_p = top(result.get("speech"))
+    text_label, text_p = top(result.get("text"))
+    _, ensemble_p = top(result.get("ensemble"))
+    disagreement = result.get("disagreement")
+    if disagreement is None:
+        disagreement = bool(text_label and speech_label != text_label and min(speech_p, text_p) >= 0.5)
+    confidence = float(result.get("confidence", ensemble_p) or 0.0)
+    reason = result.get("reason")
+    reliable = result.get("reliable")
+    if reliable is None:
+        reason = ("silent" if result.get("silent") else "disagreement" if disagreement
+                  else "low_confidence" if confidence < LOW_CONFIDENCE else None)
+        reliable = reason is None
+    return {"reliable": bool(reliable), "reason": None if reliable else (reason or "low_confidence"),
+            "confidence": confidence, "disagreement": bool(disagreement)}
+
+
+def shown_result(result: Mapping, speech_weight: float | None = None) -> dict:
+    """The result the page shows, the JSON view lists and the download holds: ``result`` re-mixed
+    with the slider's speech weight (when one is given and differs from the result's own)."""
+    if speech_weight is None or abs(float(speech_weight) - speech_share(result)) < 1e-9:
+        return copy.deepcopy(dict(result))
+    mixed = remix(result, speech_weight)
+    for key in ("reliable", "reason", "confidence"):  # judged on the original mix: judge again
+        mixed.pop(key, None)
+    mixed["speech_weight"] = round(float(speech_weight), 4)
+    return mixed
+
+
+def download_name(audio: Any, suffix: str = ".json") -> str:
+    """``NAME_emoens.json`` after the input file (``recording_emoens.json`` for the microphone)."""
+    if isinstance(audio, Mapping):
+        audio = audio.get("orig_name") or audio.get("path")
+    stem = Path(str(audio)).stem if isinstance(audio, (str, os.PathLike)) and str(audio).strip() else ""
+    stem = "".join(c for c in stem if c.isalnum() or c in "-_") or "recording"
+    return f"{stem[:60]}_emoens{suffix}"
+
+
+def rescore_text(recognizer, result: Mapping, text: str) -> dict:
+    """``result`` with its text members run again on ``text`` and the fusion redone; the speech
+    members' probabilities are reused (no audio is decoded or encoded again)."""
+    from emoens.fusion import apply_fusion, modality_proba
+
+    def as_dict(row) -> dict[str, float]:
+        return {lb: float(p) for lb, p in zip(LABELS, np.asarray(row, dtype=float))}
+
+    text = (text or "").strip()
+    members = dict(result.get("members") or {})
+    probas = {n: (None if not m.get("proba") else [m["proba"][lb] for lb in LABELS])
+              for n, m in members.items() if m.get("modality") == "speech"}
+    for name, member in recognizer.members.items():
+        if member.modality == "text":
+            probas[name] = None if not text else np.asarray(member.predict_proba([text]))[0].tolist()
+    ensemble = apply_fusion(recognizer.fusion, probas)[0]
+    text_row = modality_proba(recognizer.fusion, probas, "text")
+    out = {k: v for k, v in dict(result).items()
+           if k not in ("reliable", "reason", "confidence", "disagreement", "speech_weight")}
+    label = LABELS[int(np.argmax(ensemble))]
+    out.update(label=label, label_ko=LABELS_KO[label], ensemble=as_dict(ensemble),
+               text=None if text_row is None else as_dict(text_row[0]), speech_only=text_row is None,
+               ensemble_source="speech-only" if text_row is None else "speech+text",
+               transcript=text or None, transcript_source="given" if text else None)
+    out["members"] = {n: dict(m, proba=None if probas.get(n) is None else as_dict(np.asarray(probas[n])))
+                      for n, m in members.items()}
+    out["warnings"] = [w for w in result.get("warnings") or [] if not w.startswith("no transcript")]
+    return out
+
+
+def input_path(audio: Any) -> str | None:
+    """The server-side path of a gradio audio value (None for arrays and nothing)."""
+    if isinstance(audio, Mapping):
+        audio = audio.get("path")
+    return str(audio) if isinstance(audio, (str, os.PathLike)) and str(audio).strip() else None
+
+
+def input_name(audio: Any) -> str | None:
+    """The file name the visitor gave (``orig_name``), else the uploaded file's name."""
+    if isinstance(audio, Mapping) and audio.get("orig_name"):
+        return str(audio["orig_name"])
+    path = input_path(audio)
+    return Path(path).name if path else None
+
+
+def audio_seconds(audio: Any) -> float:
+    """The length of an input in seconds, read from its header (0 when it cannot be told)."""
+    if isinstance(audio, tuple) and len(audio) == 2:
+        return float(np.size(audio[1])) / float(audio[0] or 1)
+    path = input_path(audio)
+    if not path:
+        return 0.0
+    try:
+        import soundfile as sf
+
+        return float(sf.info(path).duration)
+    except Exception:  # noqa: BLE001 - only a progress hint; decoding reports real problems
+        return 0.0
+
+
+def cut_segment(path: str, start: float, end: float, settings: Settings) -> Path:
+    """``start``–``end`` seconds of the input as a 16-kHz WAV in a fresh download folder."""
+    import tempfile
+
+    import soundfile as sf
+
+    from emoens.audio import SAMPLE_RATE
+
+    samples = decode_input(path, settings)
+    part = samples[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+    out = Path(tempfile.mkdtemp(prefix="emoens-")) / f"segment_{start:.0f}-{end:.0f}s.wav"
+    sf.write(str(out), part, SAMPLE_RATE, subtype="PCM_16")
+    return out

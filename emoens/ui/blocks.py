@@ -9,8 +9,10 @@ from typing import Any
 
 import gradio as gr
 
+from emoens.ui import model as M
 from emoens.ui import tab_analyze, tab_compare, tab_explore, tab_model
-from emoens.ui.common import CSS, JS, TITLE, Context, theme
+from emoens.ui.common import CSS, I18N, JS, TITLE, Context, theme
+from emoens.ui.text_ko import both
 from emoens.ui.config import Settings
 
 _recognizer_lock = threading.Lock()
@@ -33,18 +35,19 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
     settings = settings or Settings.from_env()
     if recognizer is None:
         recognizer = load_recognizer(settings.bundle)
-    ctx = Context(recognizer=recognizer, settings=settings)
+    directory = M.bundle_dir(recognizer, settings.bundle)
+    spec, card = M.read_bundle(directory)
+    ctx = Context(recognizer=recognizer, settings=settings, spec=spec, card=card, directory=directory)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        gr.Markdown(f"# {TITLE}\nSpeech model + text model + ensemble. "
-                    "Record or upload Korean speech and see how each model hears it.")
+        gr.Markdown(f"# {TITLE}\n{both('intro')}")
         with gr.Tabs():
-            with gr.Tab("Analyze 분석", id="analyze"):
+            with gr.Tab("분석 Analyze", id="analyze"):
                 tab_analyze.build(ctx)
-            with gr.Tab("Compare 비교", id="compare"):
+            with gr.Tab("비교 Compare", id="compare"):
                 tab_compare.build(ctx)
-            with gr.Tab("Explore 탐색", id="explore"):
+            with gr.Tab("탐색 Explore", id="explore"):
                 tab_explore.build(ctx, demo)
-            with gr.Tab("Model 모델", id="model"):
+            with gr.Tab("모델 Model", id="model"):
                 tab_model.build(ctx)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     return demo
@@ -62,4 +65,5 @@ def launch_kwargs(settings: Settings | None = None) -> dict:
         "css": CSS,
         "js": JS,
         "show_error": True,
+        "i18n": I18N,
     }

@@ -52,23 +52,52 @@ def as_vector(probs: Mapping[str, float] | Sequence[float] | None) -> np.ndarray
 
 
 def probabilities_figure(sources: Mapping[str, Mapping[str, float] | None], title: str = "") -> go.Figure:
-    """Grouped bars of the 7 classes, one bar per source (speech, text, ensemble, members…)."""
+    """Horizontal grouped bars of the 7 classes (readable on a phone), one bar per source (speech,
+    text, ensemble, members…); classes top to bottom in canonical order, ``"분노 angry"``."""
     fig = go.Figure()
-    ticks = [class_tick(label) for label in LABELS]
+    ticks = [f"{LABELS_KO[label]} {label}" for label in LABELS]
     extra = iter(_EXTRA_COLORS)
     for name, probs in sources.items():
         vector = as_vector(probs)
         if vector is None:
             continue
         fig.add_bar(
-            x=ticks, y=vector, name=SOURCE_NAMES_KO.get(name, name),
+            y=ticks, x=vector, orientation="h", name=SOURCE_NAMES_KO.get(name, name),
             marker_color=SOURCE_COLORS.get(name) or next(extra, None),
-            text=[f"{p:.0%}" for p in vector], textposition="outside",
-            hovertemplate="%{x}: %{y:.1%}<extra>" + name + "</extra>",
+            text=[f"{p:.0%}" for p in vector], textposition="outside", cliponaxis=False,
+            hovertemplate="%{y}: %{x:.1%}<extra>" + name + "</extra>",
         )
-    fig.update_layout(barmode="group", yaxis={"range": [0, 1.12], "tickformat": ".0%", "title": "확률 probability"})
-    fig.update_xaxes(categoryorder="array", categoryarray=ticks)
-    return _layout(fig, title or "감정 확률 · emotion probabilities")
+    fig.update_layout(barmode="group", xaxis={"range": [0, 1.15], "tickformat": ".0%", "title": "확률 probability"},
+                      legend={"traceorder": "normal"})
+    fig.update_yaxes(categoryorder="array", categoryarray=ticks, autorange="reversed", automargin=True)
+    fig = _layout(fig, title or "감정 확률 · emotion probabilities", height=460)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 40})
+    return fig
+
+
+def valence_arousal_figure(result: Mapping) -> go.Figure | None:
+    """The clip (and each timeline window) as points on the valence–arousal plane (1–5 scales);
+    None when the result carries no valence/arousal."""
+    points = [(w, f"{float(w['start']):.0f}–{float(w['end']):.0f} s") for w in result.get("timeline") or []
+              if w.get("valence") is not None and w.get("arousal") is not None]
+    has_clip = result.get("valence") is not None and result.get("arousal") is not None
+    if not has_clip and not points:
+        return None
+    fig = go.Figure()
+    if points:
+        fig.add_scatter(x=[float(w["valence"]) for w, _ in points], y=[float(w["arousal"]) for w, _ in points],
+                        mode="markers+lines", name="구간 windows", text=[t for _, t in points],
+                        marker={"size": 8, "color": "#9ecae1"}, line={"color": "#c6dbef"},
+                        hovertemplate="%{text}: 정서가 valence %{x:.2f}, 각성 arousal %{y:.2f}<extra></extra>")
+    if has_clip:
+        fig.add_scatter(x=[float(result["valence"])], y=[float(result["arousal"])], mode="markers",
+                        name="전체 clip", marker={"size": 16, "color": "#08519c", "symbol": "diamond"},
+                        hovertemplate="전체 clip: %{x:.2f}, %{y:.2f}<extra></extra>")
+    fig.add_hline(y=3, line={"color": "#ccc", "dash": "dot"})
+    fig.add_vline(x=3, line={"color": "#ccc", "dash": "dot"})
+    fig.update_layout(xaxis={"range": [1, 5], "title": "정서가 valence (1 부정 negative – 5 긍정 positive)"},
+                      yaxis={"range": [1, 5], "title": "각성 arousal (1 차분 calm – 5 격앙 excited)"})
+    return _layout(fig, "정서가–각성 · valence–arousal", height=380)
 
 
 def timeline_figure(timeline: Sequence[Mapping]) -> go.Figure:

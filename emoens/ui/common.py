@@ -6,7 +6,7 @@ import functools
 import inspect
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,18 +15,32 @@ import gradio as gr
 from emoens.errors import EmoensError
 from emoens.ui.charts import FONT_FAMILY
 from emoens.ui.config import Settings
+from emoens.ui.text_ko import make_i18n
 
 log = logging.getLogger(__name__)
+I18N = make_i18n()
 
 TITLE = "emoens · 한국어 음성 감정 인식"
 CSS = """
 .emo-summary h2 { margin: 0.2em 0; }
+#reason { font-weight: 600; }
 footer { display: none !important; }
+/* plotly's toolbar floats over the chart title: show it only while the pointer is on the chart */
+.js-plotly-plot .modebar-container { opacity: 0; transition: opacity 0.2s; }
+.js-plotly-plot:hover .modebar-container { opacity: 1; }
+/* tables scroll sideways instead of squeezing columns into vertical letters */
+.table-wrap, .table-container { overflow-x: auto !important; }
+.table-wrap th, .table-wrap td { min-width: 5.5em; word-break: keep-all; overflow-wrap: normal; }
+@media (max-width: 640px) {
+  .js-plotly-plot .modebar-container { display: none !important; }
+  h1 { font-size: 1.4em !important; }
+}
 """
 # Clicking a bar of the Explore class distribution: plotly's click event names the class in a
 # hidden textbox and presses a hidden button (gr.Plot has no select event of its own).
 JS = """
 () => {
+  document.documentElement.lang = 'ko';
   const bind = () => {
     const gd = document.querySelector('#distribution .js-plotly-plot');
     if (!gd || gd.__emoensBound || typeof gd.on !== 'function') return;
@@ -48,14 +62,27 @@ JS = """
 
 @dataclass
 class Context:
-    """What every tab's handlers need: the recognizer, the settings, whether ASR is available."""
+    """What every tab's handlers need: the recognizer, the settings, whether ASR is available,
+    the loaded bundle's ``bundle.json`` (``spec``), model card and folder."""
 
     recognizer: Any
     settings: Settings
+    spec: dict = field(default_factory=dict)
+    card: str = ""
+    directory: Path | None = None
 
     @property
     def has_asr(self) -> bool:
         return str(getattr(self.recognizer, "asr_backend", "none") or "none") != "none"
+
+
+def t(key: str):
+    """A static label in Korean and English through gradio's i18n (see :mod:`emoens.ui.text_ko`)."""
+    from emoens.ui.text_ko import WORDS
+
+    if key not in WORDS:
+        raise KeyError(f"no words for {key!r} in emoens.ui.text_ko.WORDS")
+    return I18N(key)
 
 
 def bind(fn: Callable, first: Any) -> Callable:
@@ -86,11 +113,14 @@ def gpu(fn):
 
 
 def message(exc: BaseException) -> str:
-    """A one-line message for the visitor: the library's own for an EmoensError, else a neutral one."""
+    """A one-line message for the visitor, Korean first: the library's own for an EmoensError
+    (developer advice removed), else a neutral one (the details go to the server log)."""
+    from emoens.ui.text_ko import korean_error
+
     if isinstance(exc, EmoensError):
-        return str(exc)
+        return korean_error(" ".join(str(exc).split()))
     log.exception("unexpected error in the app")
-    return f"unexpected error ({type(exc).__name__}); the details are in the server log"
+    return korean_error(f"unexpected error ({type(exc).__name__}); the details are in the server log")
 
 
 def download_dir() -> Path:

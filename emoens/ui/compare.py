@@ -16,7 +16,7 @@ from emoens.ui.config import Settings, UIError
 
 from emoens.settings import AUDIO_SUFFIXES  # noqa: E402,F401 (the one list; tab_analyze imports it here)
 MANIFEST_SUFFIXES = {".csv", ".tsv"}
-BASELINE = "all-neutral baseline"
+BASELINE = "항상 중립 · all-neutral baseline"
 
 
 @dataclass
@@ -29,22 +29,43 @@ class Item:
     label: str | None = None
 
 
+TEXT_SUFFIXES = {".txt"}
+
+
+def _read_text(path: Path) -> str | None:
+    from emoens.text import read_transcript
+
+    try:
+        return read_transcript(path).strip() or None
+    except (EmoensError, OSError, UnicodeError):
+        return None
+
+
 def items_from_files(paths: Iterable[str]) -> list[Item]:
-    """Audio files (no transcript, no true label); a sibling ``.txt`` gives the transcript."""
+    """Audio files (no true label). ``NAME.txt`` among the files (or beside the clip) is the
+    transcript of ``NAME.wav``; a ``.txt`` is never analysed as audio."""
+    paths = [Path(p) for p in paths]
+    texts = {p.stem: p for p in paths if p.suffix.lower() in TEXT_SUFFIXES}
     items = []
-    for raw in paths:
-        path = Path(raw)
-        txt = path.with_suffix(".txt")
-        text = txt.read_text(encoding="utf-8").strip() if txt.is_file() else None
-        items.append(Item(name=path.name, audio=str(path), text=text or None))
+    for path in paths:
+        if path.suffix.lower() in TEXT_SUFFIXES:
+            continue
+        txt = texts.get(path.stem) or path.with_suffix(".txt")
+        text = _read_text(txt) if txt.is_file() else None
+        items.append(Item(name=path.name, audio=str(path), text=text))
     return items
 
 
 def read_manifest_frame(path: str | Path) -> pd.DataFrame:
-    """Read and validate a manifest CSV (DESIGN §3) with :func:`emoens.manifest.read_manifest`."""
+    """Read and validate a manifest CSV (docs/DESIGN.md) with :func:`emoens.manifest.read_manifest`;
+    a message names the file, never its server path."""
     from emoens.manifest import read_manifest
 
-    return read_manifest(path)
+    try:
+        return read_manifest(path)
+    except EmoensError as exc:
+        name = Path(str(path)).name
+        raise UIError(str(exc).replace(str(Path(str(path)).parent) + "/", "").replace(str(path), name)) from None
 
 
 def items_from_manifest(frame: pd.DataFrame) -> list[Item]:
@@ -83,7 +104,7 @@ def run_compare(recognizer, items: Sequence[Item], settings: Settings, *, transc
     A bad item gets its error message in the ``status`` column and does not stop the others.
     """
     if not items:
-        raise UIError("nothing to compare: upload audio files or a manifest (CSV with audio_path)")
+        raise UIError("nothing to compare: upload audio files or a manifest (CSV with utt_id, audio_path)")
     if len(items) > settings.max_compare:
         raise UIError(f"{len(items)} utterances given; at most {settings.max_compare} per run "
                       "(EMOENS_MAX_COMPARE)")
@@ -96,7 +117,9 @@ def run_compare(recognizer, items: Sequence[Item], settings: Settings, *, transc
             result = analyze(recognizer, item.audio, item.text, settings,
                              transcribe=transcribe if item.text is None else False)
         except EmoensError as exc:
-            row["status"] = str(exc)
+            from emoens.ui.text_ko import korean_error
+
+            row["status"] = korean_error(str(exc).replace(str(Path(item.audio).parent) + "/", ""))
             rows.append(row)
             continue
         row["status"] = "ok"
@@ -135,7 +158,8 @@ def display_table(frame: pd.DataFrame) -> pd.DataFrame:
     for c in table.columns:
         if c.endswith("_conf"):
             table[c] = table[c].round(3)
-    return table
+    # Empty cells instead of "nan" (an error row has no model columns).
+    return table.astype(object).where(table.notna(), "")
 
 
 def styled_table(frame: pd.DataFrame):
@@ -145,10 +169,18 @@ def styled_table(frame: pd.DataFrame):
     def colour(row):
         if row.get("status", "ok") != "ok":
             return ["background-color: #fde2e1"] * len(row)
-        tint = "#e3f4e1" if row["agree"] else "#fff4d6"
+        tint = "#e3f4e1" if str(row["agree"]) == "True" else "#fff4d6"
         return [f"background-color: {tint}"] * len(row)
 
-    return table.style.apply(colour, axis=1).format(precision=3)
+    return table.style.apply(colour, axis=1).format(precision=3, na_rep="")
+
+
+def write_csv_bom(path: str | Path, frame: pd.DataFrame) -> None:
+    """Atomically write ``frame`` as CSV in UTF-8 with a byte-order mark (so Excel reads Korean)."""
+    from emoens.files import atomic_write
+
+    with atomic_write(path, "w", newline="", encoding="utf-8-sig") as handle:
+        frame.to_csv(handle, index=False)
 
 
 def metrics(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:

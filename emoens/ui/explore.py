@@ -44,8 +44,8 @@ def stats_of(frame: pd.DataFrame, source: str | None = None) -> dict:
 def filter_choices(frame: pd.DataFrame | None, stats: Mapping | None = None) -> dict[str, list[str]]:
     """The values each filter can take: from the manifest's columns, or (statistics only) the
     corpora and splits of the counts."""
-    if frame is not None:
-        return {c: sorted({v or _empty_name(c) for v in _column(frame, c)}) for c in FILTER_COLUMNS}
+    if frame is not None:  # empty values are not offered (no "(none)" option)
+        return {c: sorted({v for v in _column(frame, c) if v.strip()}) for c in FILTER_COLUMNS}
     counts = (stats or {}).get("counts", {})
     corpora = sorted(c for c in counts if c != "all")
     splits = sorted({s for c in corpora for s in counts[c] if s != "all"})
@@ -137,21 +137,46 @@ def valence_arousal_figure(stats: Mapping) -> go.Figure:
 
 
 def ties_table(stats: Mapping) -> pd.DataFrame:
-    """Utterances whose raters' majority was a tie (``;`` in ``label_raw``), per corpus and overall."""
+    """Utterances whose raters' majority was a tie (``;`` in ``label_raw``), per corpus and overall;
+    an empty table when there is none (the tab then hides it)."""
     ties = stats.get("ties") or {}
-    rows = [{"corpus": c, "ties": v["rows"], "tie_share": v["share"]}
+    if not ties.get("rows"):
+        return pd.DataFrame(columns=["코퍼스 corpus", "동률 ties", "비율 share"])
+    rows = [{"코퍼스 corpus": c, "동률 ties": v["rows"], "비율 share": round(float(v["share"]), 4)}
             for c, v in (ties.get("by_corpus") or {}).items()]
-    rows.append({"corpus": "all", "ties": ties.get("rows", 0), "tie_share": ties.get("share", 0.0)})
+    rows.append({"코퍼스 corpus": "전체 all", "동률 ties": ties.get("rows", 0),
+                 "비율 share": round(float(ties.get("share", 0.0)), 4)})
     return pd.DataFrame(rows)
 
 
-def summary_markdown(stats: Mapping, source: str) -> str:
-    """One line: how many utterances, labelled, how much audio, share of ties."""
-    hours = float(stats.get("hours") or 0.0)
-    amount = f"{hours:.2f} h" if hours >= 1 else f"{hours * 60:.1f} min"
-    share = (stats.get("ties") or {}).get("share", 0.0)
-    return (f"**{source}**: {stats.get('rows', 0)} utterances, {stats.get('labelled', 0)} labelled, "
-            f"{amount} of audio, {share:.1%} ties")
+def audio_seconds(frame: pd.DataFrame) -> float:
+    """Seconds of audio in a manifest frame (its ``duration`` column; 0 when absent)."""
+    if "duration" not in frame.columns:
+        return 0.0
+    return float(pd.to_numeric(frame["duration"], errors="coerce").fillna(0).clip(lower=0).sum())
+
+
+def summary_markdown(stats: Mapping, source: str, counts: pd.DataFrame | None = None,
+                     seconds: float | None = None) -> str:
+    """One line: how many utterances, labelled, how much audio, share of ties. With ``counts``
+    (bundled statistics under a filter) the numbers are those the filter keeps."""
+    if counts is not None:
+        labelled = int(counts["total"].sum())
+        return (f"**{source}**: 필터에 맞는 라벨 있는 발화 {labelled}개 · "
+                f"{labelled} labelled utterances match the filters")
+    rows, labelled = int(stats.get("rows", 0)), int(stats.get("labelled", 0))
+    hours = float(stats.get("hours") or 0.0) if seconds is None else seconds / 3600
+    if hours > 0:
+        minutes = hours * 60
+        amount = f"{hours:.2f} h" if hours >= 1 else f"{minutes:.1f} min" if minutes >= 0.1 else f"{minutes * 60:.1f} s"
+        audio_ko, audio_en = f"음성 {amount}", f"{amount} of audio"
+    else:
+        audio_ko, audio_en = "길이 정보 없음", "durations not given"
+    share = float((stats.get("ties") or {}).get("share", 0.0) or 0.0)
+    ties_ko = f"동률 {share:.1%}" if share else "동률 없음"
+    ties_en = f"{share:.1%} ties" if share else "no ties"
+    return (f"**{source}**: 발화 {rows}개, 라벨 {labelled}개, {audio_ko}, {ties_ko} · "
+            f"{rows} utterances, {labelled} labelled, {audio_en}, {ties_en}")
 
 
 def utterances_of(frame: pd.DataFrame, label: str) -> pd.DataFrame:

@@ -1,21 +1,32 @@
-"""The Analyze tab: layout, wiring and its handlers (each returns ``{component: value}`` updates)."""
+"""The Analyze tab: layout, wiring and its handlers (each returns ``{component: value}`` updates).
+
+What is shown comes from one place, :func:`render`: the result (re-mixed by the slider, re-scored
+with an edited transcript) drives the headline, the charts, the JSON view and the download alike.
+The state (server side) keeps the original result, the input's name and path, so that re-mixing
+and re-scoring never run the speech model again.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
+import pandas as pd
 
 from emoens.files import write_json
+from emoens.labels import LABELS_KO
 from emoens.ui import analyze as A
-from emoens.ui.charts import empty_figure, probabilities_figure, timeline_figure
-from emoens.ui.common import Context, bind, download_dir, gpu, message
+from emoens.ui import model as M
+from emoens.ui.charts import empty_figure, probabilities_figure, timeline_figure, valence_arousal_figure
+from emoens.ui.common import Context, bind, download_dir, gpu, message, t
 from emoens.ui.compare import AUDIO_SUFFIXES
 from emoens.ui.config import EXAMPLES_DIR
+from emoens.ui.text_ko import both
 
 
 def example_rows() -> list[list[str]]:
-    """``[audio path, transcript]`` for each example clip in assets/examples (transcript from a .txt)."""
+    """``[audio path, transcript]`` for each example clip (transcript from its ``.txt``)."""
     if not EXAMPLES_DIR.is_dir():
         return []
     rows = []
@@ -31,6 +42,18 @@ def run_analysis(ctx: Context, audio, text, transcribe):
     return A.analyze(ctx.recognizer, audio, text, ctx.settings, transcribe=transcribe)
 
 
+def segments_table(result: dict) -> pd.DataFrame:
+    """One row per timeline window: start, end, label (Korean and English), its probability."""
+    rows = []
+    for w in result.get("timeline") or []:
+        probs = w.get("ensemble") or w.get("speech") or {}
+        label, p = A.top(probs)
+        rows.append({"시작 start (s)": round(float(w["start"]), 1), "끝 end (s)": round(float(w["end"]), 1),
+                     "감정 emotion": f"{LABELS_KO.get(label, label)} {label}" if label else "",
+                     "확률 prob.": f"{p:.0%}"})
+    return pd.DataFrame(rows)
+
+
 # --------------------------------------------------------------------------- handlers
 
 
@@ -42,40 +65,88 @@ def api_analyze(ui, audio, text):
         raise gr.Error(message(exc), print_exception=False) from None
 
 
-def _shown(ui, result: dict, speech_weight: float | None = None) -> dict:
-    shown = A.remix(result, speech_weight) if speech_weight is not None else result
-    return {ui.summary: A.summary_markdown(shown), ui.chart: probabilities_figure(A.chart_sources(shown))}
-
-
-def on_analyze(ui, audio, text, transcribe) -> dict:
-    """Analyze button: run the models, show the result, its chart, transcript, timeline, download."""
-    try:
-        # None = transcribe when no text is typed (an unavailable ASR becomes a warning).
-        result = ui.run(audio, text, None if transcribe and ui.ctx.has_asr else False)
-    except Exception as exc:  # noqa: BLE001
-        text_ = message(exc)
-        gr.Warning(text_)
-        return {ui.state: None, ui.status: f"⚠️ {text_}", ui.summary: "", ui.chart: empty_figure("no result"),
-                ui.transcript: "", ui.source: "", ui.timeline: gr.update(visible=False),
-                ui.weight: gr.update(interactive=False), ui.json: None, ui.download: gr.update(visible=False)}
-    transcript, source = A.transcript_info(result)
-    timeline = result.get("timeline") or []
-    json_path = download_dir() / "emoens_result.json"
-    write_json(json_path, result)
+def render(ui, state: dict, weight: float | None = None) -> dict:
+    """Every view of the result in ``state`` as shown with the slider at ``weight``."""
+    shown = A.shown_result(state["result"], weight)
+    timeline = shown.get("timeline") or []
+    va = valence_arousal_figure(shown)
+    path = download_dir() / A.download_name(state.get("name"))
+    write_json(path, shown)
     return {
-        ui.state: result, ui.status: "", **_shown(ui, result), ui.transcript: transcript, ui.source: source,
+        ui.summary: A.summary_markdown(shown), ui.chart: probabilities_figure(A.chart_sources(shown)),
+        ui.va: gr.update(value=va, visible=va is not None),
         ui.timeline: gr.update(value=timeline_figure(timeline) if len(timeline) > 1 else None,
                                visible=len(timeline) > 1),
-        ui.weight: gr.update(value=A.speech_share(result), interactive=bool(result.get("text"))),
-        ui.json: result, ui.download: gr.update(value=str(json_path), visible=True),
+        ui.segments: gr.update(value=segments_table(shown) if len(timeline) > 1 else None,
+                               visible=len(timeline) > 1),
+        ui.json: shown, ui.download: gr.update(value=str(path), visible=True),
     }
 
 
-def on_remix(ui, result, weight) -> dict:
-    """Slider: re-mix the stored probabilities (no model runs again)."""
-    if not result:
+def _failed(ui, exc: BaseException) -> dict:
+    text = message(exc)
+    gr.Warning(text)
+    return {ui.state: None, ui.status: f"⚠️ {text}", ui.summary: "", ui.chart: empty_figure("결과 없음 · no result"),
+            ui.transcript: "", ui.source: "", ui.va: gr.update(visible=False),
+            ui.timeline: gr.update(visible=False), ui.segments: gr.update(visible=False),
+            ui.weight: gr.update(interactive=False), ui.json: None, ui.download: gr.update(visible=False),
+            ui.rerun: gr.update(interactive=False)}
+
+
+def on_analyze(ui, audio, text, transcribe):
+    """Analyze button (a generator: the stage is shown while the models run; Cancel stops it)."""
+    yield {ui.status: "⏳ 1/2 음성 읽는 중 · reading the audio…"}
+    try:
+        seconds = A.audio_seconds(audio)
+        asr = bool(transcribe and ui.ctx.has_asr and not (text or "").strip())
+        stage = "음성 분석" + (" + 자동 전사" if asr else "")
+        yield {ui.status: f"⏳ 2/2 {stage} 중 ({seconds:.0f} s) · analysing {seconds:.0f} s of audio"
+                          + (" and transcribing it" if asr else "") + "…"}
+        # None = transcribe when no text is typed (an unavailable ASR becomes a warning).
+        result = ui.run(audio, text, None if transcribe and ui.ctx.has_asr else False)
+    except Exception as exc:  # noqa: BLE001
+        yield _failed(ui, exc)
+        return
+    state = {"result": result, "name": A.input_name(audio), "audio": A.input_path(audio)}
+    transcript, source = A.transcript_info(result)
+    yield {ui.state: state, ui.status: "", **render(ui, state), ui.transcript: transcript, ui.source: source,
+           ui.weight: gr.update(value=A.speech_share(result), interactive=bool(result.get("text"))),
+           ui.rerun: gr.update(interactive=True)}
+
+
+def on_remix(ui, state, weight) -> dict:
+    """Slider: re-mix the stored probabilities (no model runs again); every view follows."""
+    if not state:
         return {}
-    return _shown(ui, result, weight)
+    return render(ui, state, weight)
+
+
+def on_rerun(ui, state, text) -> dict:
+    """"Re-run with this text": the text model and the fusion on the edited transcript; the speech
+    result is reused."""
+    if not state:
+        return {ui.status: "⚠️ 먼저 분석하세요 · analyze a clip first"}
+    try:
+        result = A.rescore_text(ui.ctx.recognizer, state["result"], text)
+    except Exception as exc:  # noqa: BLE001
+        return {ui.status: f"⚠️ {message(exc)}"}
+    state = dict(state, result=result)
+    _, source = A.transcript_info(result)
+    return {ui.state: state, ui.status: "", **render(ui, state), ui.source: source,
+            ui.weight: gr.update(value=A.speech_share(result), interactive=bool(result.get("text")))}
+
+
+def on_segment(ui, state, evt: gr.SelectData) -> dict:
+    """A row of the per-segment table clicked: play that window of the input."""
+    timeline = (state or {}).get("result", {}).get("timeline") or []
+    if evt.index is None or not state or not state.get("audio") or evt.index[0] >= len(timeline):
+        return {}
+    window = timeline[evt.index[0]]
+    try:
+        path = A.cut_segment(state["audio"], float(window["start"]), float(window["end"]), ui.ctx.settings)
+    except Exception as exc:  # noqa: BLE001
+        return {ui.status: f"⚠️ {message(exc)}"}
+    return {ui.segment_audio: gr.update(value=str(path), visible=True)}
 
 
 # --------------------------------------------------------------------------- layout
@@ -84,42 +155,58 @@ def on_remix(ui, result, weight) -> dict:
 def build(ctx: Context) -> SimpleNamespace:
     """The tab's components (inside the current ``gr.Tab``) and their events."""
     ui = SimpleNamespace(ctx=ctx, run=gpu(bind(run_analysis, ctx)))
-    with gr.Row():
-        with gr.Column(scale=1):
-            ui.audio = gr.Audio(sources=["microphone", "upload"], type="filepath",
-                                label="음성 · speech (record or upload)", elem_id="audio-in")
-            ui.text = gr.Textbox(label="전사 · transcript (optional)", lines=2,
-                                 placeholder="말한 내용을 입력하세요 (optional)", elem_id="text-in")
-            ui.transcribe = gr.Checkbox(
-                value=ctx.has_asr, interactive=ctx.has_asr, label="transcribe automatically (Whisper) "
-                "when no transcript is typed" + ("" if ctx.has_asr else " — not available"))
-            ui.button = gr.Button("Analyze 분석", variant="primary", elem_id="analyze-btn")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
+            ui.audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label=t("audio"),
+                                elem_id="audio-in")
+            ui.text = gr.Textbox(label=t("transcript"), lines=2, placeholder=both("transcript_ph"),
+                                 elem_id="text-in")
+            ui.transcribe = gr.Checkbox(value=ctx.has_asr, interactive=ctx.has_asr,
+                                        label=t("transcribe" if ctx.has_asr else "transcribe_off"))
+            with gr.Row():
+                ui.button = gr.Button(t("analyze_btn"), variant="primary", elem_id="analyze-btn", scale=2)
+                ui.cancel = gr.Button(t("cancel_btn"), variant="secondary", elem_id="cancel-btn", scale=1)
             ui.status = gr.Markdown(elem_id="analyze-status")
-            rows = example_rows()
-            if rows:
-                gr.Examples(rows, inputs=[ui.audio, ui.text], label="예시 · examples (synthetic)")
-        with gr.Column(scale=2):
+            gr.Markdown(M.model_line(ctx.spec), elem_id="model-line")
+        with gr.Column(scale=2, min_width=300):
             ui.summary = gr.Markdown(elem_id="summary", elem_classes="emo-summary")
-            ui.chart = gr.Plot(label="probabilities", elem_id="prob-chart")
-            ui.weight = gr.Slider(0, 1, value=0.5, step=0.05, interactive=False, elem_id="weight",
-                                  label="fusion weight of speech (1 = speech only, 0 = text only): "
-                                        "re-mixes the ensemble without re-running the models")
-            ui.transcript = gr.Textbox(label="transcript used", interactive=False, elem_id="transcript-out")
+            ui.chart = gr.Plot(label=t("chart"), elem_id="prob-chart")
+            ui.weight = gr.Slider(0, 1, value=0.5, step=0.05, interactive=False, elem_id="weight", label=t("weight"))
+            ui.transcript = gr.Textbox(label=t("transcript"), interactive=True, elem_id="transcript-out", lines=2)
+            ui.rerun = gr.Button(t("rerun_btn"), interactive=False, elem_id="rerun-btn", size="sm")
             ui.source = gr.Markdown(elem_id="transcript-source")
-            ui.timeline = gr.Plot(label="timeline", visible=False, elem_id="timeline")
-            with gr.Accordion("raw JSON result", open=False):
-                ui.json = gr.JSON(label="result")
-                ui.download = gr.DownloadButton("Download JSON", visible=False, elem_id="download-json")
+            ui.va = gr.Plot(label=t("va"), visible=False, elem_id="va-plane")
+            ui.timeline = gr.Plot(label=t("timeline"), visible=False, elem_id="timeline")
+            ui.segments = gr.Dataframe(label=t("segments"), visible=False, interactive=False, elem_id="segments")
+            ui.segment_audio = gr.Audio(label=t("segment_audio"), visible=False, interactive=False,
+                                        elem_id="segment-audio")
+            with gr.Accordion(t("json"), open=False):
+                ui.json = gr.JSON(label="JSON")
+                ui.download = gr.DownloadButton(t("download_json"), visible=False, elem_id="download-json")
+    rows = example_rows()
+    if rows:
+        gr.Examples(rows, inputs=[ui.audio, ui.text], label=both("examples"), elem_id="examples")
     ui.state = gr.State()
-    ui.button.click(bind(on_analyze, ui), [ui.audio, ui.text, ui.transcribe],
-                    [ui.state, ui.status, ui.summary, ui.chart, ui.transcript, ui.source, ui.timeline,
-                     ui.weight, ui.json, ui.download],
-                    api_visibility="private", concurrency_id="analyze")
-    ui.weight.input(bind(on_remix, ui), [ui.state, ui.weight], [ui.summary, ui.chart],
+    _wire(ui)
+    return ui
+
+
+def _wire(ui) -> None:
+    views = [ui.summary, ui.chart, ui.va, ui.timeline, ui.segments, ui.json, ui.download]
+    outputs = [ui.state, ui.status, ui.transcript, ui.source, ui.weight, ui.rerun, *views]
+    run = ui.button.click(bind(on_analyze, ui), [ui.audio, ui.text, ui.transcribe], outputs,
+                          api_visibility="private", concurrency_id="analyze")
+    ui.cancel.click(lambda: {ui.status: "⏹️ 취소함 · cancelled"}, None, [ui.status], cancels=[run],
+                    api_visibility="private", queue=False)
+    ui.weight.input(bind(on_remix, ui), [ui.state, ui.weight], views,
                     api_visibility="private", concurrency_limit=None, trigger_mode="always_last")
+    ui.rerun.click(bind(on_rerun, ui), [ui.state, ui.transcript],
+                   [ui.state, ui.status, ui.source, ui.weight, *views], api_visibility="private",
+                   concurrency_limit=None)
+    ui.segments.select(bind(on_segment, ui), [ui.state], [ui.segment_audio, ui.status],
+                       api_visibility="private", concurrency_limit=None)
     # The public API: (audio file, transcript) -> analyze()'s result, nothing else.
     api_out = gr.JSON(visible=False)
     api_btn = gr.Button(visible=False)
     api_btn.click(bind(api_analyze, ui), [ui.audio, ui.text], api_out, api_name="analyze",
                   concurrency_id="analyze")
-    return ui

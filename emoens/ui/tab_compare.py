@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from emoens.files import write_csv
 from emoens.ui import compare as C
 from emoens.ui.charts import confusion_figure, empty_figure
-from emoens.ui.common import Context, bind, download_dir, message
+from emoens.ui.common import Context, bind, download_dir, message, t
 from emoens.ui.config import UIError
+from emoens.ui.text_ko import both
 
 
 def collect_items(ctx: Context, files, manifest_path) -> list[C.Item]:
@@ -24,10 +24,20 @@ def collect_items(ctx: Context, files, manifest_path) -> list[C.Item]:
     items += C.items_from_files(audio)
     if manifest_path and manifest_path.strip():
         if not ctx.settings.local_paths:
-            raise UIError("manifest paths on the server are disabled here (EMOENS_LOCAL_PATHS=0): "
-                          "upload the manifest instead")
+            raise UIError("manifest paths on the server are disabled here: upload the manifest instead")
         items += C.items_from_manifest(C.read_manifest_frame(manifest_path.strip()))
     return items
+
+
+def _csv_name(files, manifest_path) -> str:
+    """``NAME_emoens_compare.csv`` after the manifest (or the only file) given."""
+    named = [Path(str(f)) for f in files or []]
+    manifests = [p for p in named if p.suffix.lower() in C.MANIFEST_SUFFIXES]
+    if manifest_path and str(manifest_path).strip():
+        manifests.append(Path(str(manifest_path).strip()))
+    source = manifests[0] if manifests else named[0] if len(named) == 1 else None
+    stem = "".join(c for c in source.stem if c.isalnum() or c in "-_")[:60] if source else ""
+    return f"{stem or 'emoens'}_compare.csv" if stem else "emoens_compare.csv"
 
 
 def on_compare(ui, files, manifest_path, transcribe, progress=gr.Progress()) -> dict:
@@ -37,22 +47,24 @@ def on_compare(ui, files, manifest_path, transcribe, progress=gr.Progress()) -> 
         items = collect_items(ctx, files, manifest_path)
         frame = C.run_compare(ctx.recognizer, items, ctx.settings,
                               transcribe=None if transcribe and ctx.has_asr else False,
-                              progress=lambda i, n: progress((i, n), desc="analysing", unit="files"))
+                              progress=lambda i, n: progress((i, n), desc="분석 중 · analysing", unit="files"))
     except Exception as exc:  # noqa: BLE001
         text = message(exc)
         gr.Warning(text)
         return {ui.status: f"⚠️ {text}", ui.table: None, ui.metrics: None,
-                ui.confusion: empty_figure("no result"), ui.download: gr.update(visible=False)}
+                ui.confusion: empty_figure("결과 없음 · no result"), ui.download: gr.update(visible=False)}
     table, matrices = C.metrics(frame)
-    csv_path = download_dir() / "emoens_compare.csv"
-    write_csv(csv_path, frame)
+    csv_path = download_dir() / _csv_name(files, manifest_path)
+    C.write_csv_bom(csv_path, frame)
     ok = int((frame["status"] == "ok").sum())
     agree = int(frame["agree"].sum())
-    status = (f"{len(frame)} utterances, {ok} analysed, all models agree on {agree} "
-              f"(green rows; amber = disagreement, red = error)")
+    status = (f"발화 {len(frame)}개 중 {ok}개 분석, {agree}개에서 모든 모델의 답이 같음 (초록 행; 같다고 맞은 것은 아님) · "
+              f"{len(frame)} utterances, {ok} analysed, all models agree on {agree} (green rows; agreement is not correctness)")
     if table.empty:
-        status += ". No true labels given, so no metrics (use a manifest with a label column)."
-    figure = confusion_figure(matrices) if matrices else empty_figure("no true labels: no confusion matrices")
+        status += ("\n\n정답 라벨이 없어 지표가 없습니다 (label 열이 있는 매니페스트를 쓰세요) · "
+                   "no true labels given, so no metrics (use a manifest with a label column)")
+    figure = (confusion_figure(matrices) if matrices
+              else empty_figure("정답 라벨 없음 · no true labels: no confusion matrices"))
     return {ui.status: status, ui.table: C.styled_table(frame), ui.metrics: table if not table.empty else None,
             ui.confusion: figure, ui.download: gr.update(value=str(csv_path), visible=True)}
 
@@ -60,24 +72,18 @@ def on_compare(ui, files, manifest_path, transcribe, progress=gr.Progress()) -> 
 def build(ctx: Context) -> SimpleNamespace:
     """The tab's components (inside the current ``gr.Tab``) and their events."""
     ui = SimpleNamespace(ctx=ctx)
-    gr.Markdown("Run several clips — or a manifest CSV with `audio_path`, `text`, `label` — "
-                "through every model. With true labels: accuracy, macro-F1 and unweighted "
-                "accuracy beside the all-neutral baseline.")
+    gr.Markdown(both("compare_intro"))
     with gr.Row():
-        ui.files = gr.File(file_count="multiple", label="audio files and/or a manifest CSV",
-                           elem_id="compare-files")
+        ui.files = gr.File(file_count="multiple", label=t("compare_files"), elem_id="compare-files")
         with gr.Column():
-            ui.path = gr.Textbox(label="or a manifest path on this machine", visible=ctx.settings.local_paths,
-                                 elem_id="compare-path")
-            ui.transcribe = gr.Checkbox(value=False, interactive=ctx.has_asr,
-                                        label="transcribe clips without a transcript (slower)")
-            ui.button = gr.Button("Compare 비교", variant="primary", elem_id="compare-btn")
+            ui.path = gr.Textbox(label=t("compare_path"), visible=ctx.settings.local_paths, elem_id="compare-path")
+            ui.transcribe = gr.Checkbox(value=False, interactive=ctx.has_asr, label=t("compare_transcribe"))
+            ui.button = gr.Button(t("compare_btn"), variant="primary", elem_id="compare-btn")
     ui.status = gr.Markdown(elem_id="compare-status")
-    ui.table = gr.Dataframe(label="per utterance", interactive=False, wrap=True, elem_id="compare-table")
-    ui.metrics = gr.Dataframe(label="metrics (rows with a true label)", interactive=False,
-                              elem_id="compare-metrics")
-    ui.confusion = gr.Plot(label="confusion matrices")
-    ui.download = gr.DownloadButton("Download CSV", visible=False)
+    ui.table = gr.Dataframe(label=t("per_utt"), interactive=False, wrap=True, elem_id="compare-table")
+    ui.metrics = gr.Dataframe(label=t("metrics"), interactive=False, elem_id="compare-metrics")
+    ui.confusion = gr.Plot(label=t("confusion"))
+    ui.download = gr.DownloadButton(t("download_csv"), visible=False, elem_id="compare-download")
     ui.button.click(bind(on_compare, ui), [ui.files, ui.path, ui.transcribe],
                     [ui.status, ui.table, ui.metrics, ui.confusion, ui.download],
                     api_visibility="private", concurrency_id="analyze")

@@ -10,9 +10,10 @@ import pandas as pd
 
 from emoens.labels import LABELS
 from emoens.ui import explore as E
-from emoens.ui.common import Context, bind, message
+from emoens.ui.common import Context, bind, message, t
 from emoens.ui.compare import read_manifest_frame
 from emoens.ui.config import STATS_DIR, UIError
+from emoens.ui.text_ko import both
 
 
 def load_state(ui, choice, path, upload) -> dict:
@@ -21,27 +22,32 @@ def load_state(ui, choice, path, upload) -> dict:
         return {"frame": read_manifest_frame(upload), "source": Path(upload).name}
     if path and path.strip():
         if not ui.ctx.settings.local_paths:
-            raise UIError("manifest paths on the server are disabled here (EMOENS_LOCAL_PATHS=0): "
-                          "upload the manifest instead")
+            raise UIError("manifest paths on the server are disabled here: upload the manifest instead")
         return {"frame": read_manifest_frame(path.strip()), "source": Path(path.strip()).name}
     chosen = [f for f in ui.stats_files if f.name == choice]
     if chosen:
-        return {"frame": None, "stats": E.read_stats(chosen[0]), "source": f"{chosen[0].name} (bundled)"}
+        return {"frame": None, "stats": E.read_stats(chosen[0]), "source": f"{chosen[0].name} (내장 · bundled)"}
     raise UIError("give a manifest (its path or an upload), or pick bundled statistics")
 
 
 def _views(ui, state: dict, selected: dict) -> dict:
     frame, source = state.get("frame"), state["source"]
     if frame is not None:
-        stats = E.stats_of(E.apply_filters(frame, selected), source)
+        kept = E.apply_filters(frame, selected)
+        stats = E.stats_of(kept, source)
         counts, durations = E.class_counts(stats), E.duration_figure(stats)
+        summary = E.summary_markdown(stats, source, seconds=E.audio_seconds(kept))
     else:
         stats = state["stats"]
         counts = E.class_counts(stats, selected.get("corpus"), selected.get("split"))
         durations = E.duration_figure(stats, selected.get("corpus"))
-    return {ui.summary: E.summary_markdown(stats, source), ui.distribution: E.distribution_figure(counts),
+        filtered = any(selected.get(c) for c in ("corpus", "split"))
+        summary = E.summary_markdown(stats, source, counts if filtered else None)
+    ties = E.ties_table(stats)
+    return {ui.summary: summary, ui.distribution: E.distribution_figure(counts),
             ui.counts: E.counts_display(counts), ui.durations: durations,
-            ui.valence: E.valence_arousal_figure(stats), ui.ties: E.ties_table(stats)}
+            ui.valence: E.valence_arousal_figure(stats),
+            ui.ties: gr.update(value=ties, visible=not ties.empty)}
 
 
 def on_load(ui, choice, path, upload) -> dict:
@@ -72,10 +78,11 @@ def on_filter(ui, state, *selected) -> dict:
 
 def _list_class(ui, state, selected, label) -> dict:
     if not state or state.get("frame") is None:
-        gr.Info("bundled statistics hold counts only: load a manifest to list its utterances")
+        gr.Info("내장 통계에는 개수만 있습니다: 발화 목록은 매니페스트를 불러오세요 · "
+                "bundled statistics hold counts only: load a manifest to list its utterances")
         return {}
     listing = E.utterances_of(E.apply_filters(state["frame"], dict(zip(E.FILTER_COLUMNS, selected))), label)
-    return {ui.listing: listing, ui.player: gr.update(value=None, label=f"utterances of {label}: click one to play")}
+    return {ui.listing: listing, ui.player: gr.update(value=None)}
 
 
 def on_counts_select(ui, state, corpus, split, style, gender, evt: gr.SelectData) -> dict:
@@ -103,7 +110,7 @@ def on_play(ui, listing, evt: gr.SelectData) -> dict:
     row = pd.DataFrame(listing).iloc[evt.index[0]]
     path = Path(str(row["audio_path"]))
     if not path.is_file():
-        gr.Warning(f"the audio of {row['utt_id']} is not on this machine ({path})")
+        gr.Warning(f"{row['utt_id']}의 음성이 이 서버에 없습니다 · the audio of {row['utt_id']} is not on this machine")
         return {ui.player: gr.update(value=None)}
     return {ui.player: gr.update(value=str(path), label=str(row["utt_id"]))}
 
@@ -112,27 +119,24 @@ def build(ctx: Context, demo: gr.Blocks) -> SimpleNamespace:
     """The tab's components (inside the current ``gr.Tab``) and their events."""
     ui = SimpleNamespace(ctx=ctx, stats_files=E.bundled_stats_files(STATS_DIR))
     files = ui.stats_files
-    gr.Markdown("Class distributions, durations, valence/arousal and ties of the training data "
-                "or of any manifest. Click a bar, or a row of the counts table, to list the utterances of that class.")
+    gr.Markdown(both("explore_intro"))
     with gr.Row():
         ui.choice = gr.Dropdown(choices=[f.name for f in files], value=files[0].name if files else None,
-                                label="bundled statistics (assets/stats)", visible=bool(files))
-        ui.path = gr.Textbox(label="manifest path on this machine", visible=ctx.settings.local_paths,
-                             elem_id="explore-path")
-        ui.upload = gr.File(label="or upload a manifest CSV", file_types=[".csv", ".tsv"], type="filepath")
-        ui.button = gr.Button("Load", variant="primary", elem_id="explore-btn")
+                                label=t("stats_choice"), visible=bool(files))
+        ui.path = gr.Textbox(label=t("explore_path"), visible=ctx.settings.local_paths, elem_id="explore-path")
+        ui.upload = gr.File(label=t("explore_upload"), file_types=[".csv", ".tsv"], type="filepath")
+        ui.button = gr.Button(t("load_btn"), variant="primary", elem_id="explore-btn")
     ui.summary = gr.Markdown(elem_id="explore-summary")
     with gr.Row():
-        ui.filters = [gr.CheckboxGroup(label=c, choices=[]) for c in E.FILTER_COLUMNS]
-    ui.distribution = gr.Plot(label="class distribution", elem_id="distribution")
-    ui.counts = gr.Dataframe(label="utterances per class (click a row)", interactive=False, elem_id="counts-table")
-    ui.listing = gr.Dataframe(label="utterances of the clicked class", interactive=False, elem_id="listing",
-                              wrap=True)
-    ui.player = gr.Audio(label="audio of the clicked utterance", interactive=False)
+        ui.filters = [gr.CheckboxGroup(label=t(c), choices=[], elem_id=f"filter-{c}") for c in E.FILTER_COLUMNS]
+    ui.distribution = gr.Plot(label=t("distribution"), elem_id="distribution")
+    ui.counts = gr.Dataframe(label=t("counts"), interactive=False, elem_id="counts-table")
+    ui.listing = gr.Dataframe(label=t("listing"), interactive=False, elem_id="listing", wrap=True)
+    ui.player = gr.Audio(label=t("player"), interactive=False)
     with gr.Row():
-        ui.durations = gr.Plot(label="durations")
-        ui.valence = gr.Plot(label="valence and arousal")
-    ui.ties = gr.Dataframe(label="ties (raters' majority split between classes)", interactive=False)
+        ui.durations = gr.Plot(label=t("durations"))
+        ui.valence = gr.Plot(label=t("valence_arousal"))
+    ui.ties = gr.Dataframe(label=t("ties"), interactive=False, elem_id="ties")
     ui.state = gr.State()
     _wire(ui, demo)
     return ui

@@ -1,4 +1,8 @@
-"""The Model tab: what the loaded bundle is made of and how well it does (static content)."""
+"""The Model tab: what the loaded bundle is made of and how well it does (static content).
+
+Order: a short overview, the model card (Korean summary first), then the held-out results as a
+readable table and the members with their fusion weights.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,20 @@ from types import SimpleNamespace
 import gradio as gr
 
 from emoens.ui import model as M
-from emoens.ui.common import Context
+from emoens.ui.common import Context, t
 
 
 def build(ctx: Context) -> SimpleNamespace:
     """The tab's components (inside the current ``gr.Tab``); it has no events."""
-    directory = M.bundle_dir(ctx.recognizer, ctx.settings.bundle)
-    spec, card = M.read_bundle(directory)
-    ui = SimpleNamespace(ctx=ctx, spec=spec, card=card)
-    gr.Markdown(M.overview_markdown(spec, directory))
+    spec, card = ctx.spec, ctx.card
+    ui = SimpleNamespace(ctx=ctx)
+    gr.Markdown(M.overview_markdown(spec, ctx.directory), elem_id="model-overview")
+    ui.card = gr.Markdown(M.card_for_display(card, spec) if card else "_모델 카드 없음 · this bundle has no MODEL_CARD.md._",
+                          elem_id="model-card")
+    metrics = M.metrics_table(spec)
+    if not metrics.empty:
+        gr.Dataframe(metrics, label=t("heldout"), interactive=False, wrap=True, elem_id="model-metrics")
     members = M.members_table(spec)
     if not members.empty:
-        gr.Dataframe(members, label="members and fusion weights", interactive=False)
-    metrics_df = M.metrics_table(spec)
-    if not metrics_df.empty:
-        gr.Dataframe(metrics_df, label="recorded metrics (bundle.json)", interactive=False)
-    ui.card = gr.Markdown(card or "_This bundle has no MODEL_CARD.md._", elem_id="model-card")
+        gr.Dataframe(members, label=t("members"), interactive=False, elem_id="model-members")
     return ui
