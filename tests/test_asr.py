@@ -107,3 +107,129 @@ def test_unknown_and_unavailable_backends():
             make_asr("vosk")
     with pytest.raises(ASRError, match="empty audio"):
         asr.FasterWhisperASR().transcribe(np.zeros(0, np.float32))
+
+
+# --- issue 18 / issue 15 item 6: deterministic, guarded, confident transcripts ----------------
+
+
+def _real_clip(real_corpora):
+    from emoens.audio import load_audio
+
+    return load_audio(real_corpora / "KEMDy20" / "wav" / "Session01" /
+                      "Sess01_script01_User001F_003.wav")
+
+
+def test_same_clip_three_times_gives_the_same_transcript(real_corpora):
+    """Issue 15's Done-when: automatic transcription of one clip, three times, one transcript."""
+    from emoens.recognizer import EmotionRecognizer
+
+    clip = _real_clip(real_corpora)
+    backend = make_asr("faster-whisper")
+    runs = [backend.transcribe(clip) for _ in range(3)]
+    assert runs[0].text and all(r.text == runs[0].text for r in runs), [r.text for r in runs]
+    assert all(r.avg_logprob == runs[0].avg_logprob for r in runs)
+    # the same through the recognizer (a fresh back-end each time, as separate requests are)
+    texts = set()
+    for _ in range(3):
+        recognizer = EmotionRecognizer.from_bundle()
+        texts.add(recognizer.analyze((16000, clip), transcribe=True)["transcript"])
+    assert texts == {runs[0].text}, texts
+
+
+def test_transcript_carries_the_asr_confidence(default_asr, real_corpora):
+    result = default_asr.transcribe(_real_clip(real_corpora))
+    assert result.avg_logprob is not None and -5.0 < result.avg_logprob <= 0.0
+    assert 0.0 <= result.no_speech_prob <= 1.0
+    assert 0.0 < result.compression_ratio < 2.4
+    assert result.guard_dropped is False and result.dropped == []
+    assert 0.0 < result.speech_seconds <= result.segments[-1]["end"] + 0.5
+    assert set(result.confidence()) >= {"avg_logprob", "no_speech_prob", "compression_ratio",
+                                        "guard_dropped"}
+
+
+def test_vad_skips_silence_and_noise(default_asr):
+    rng = np.random.default_rng(0)
+    for audio in (np.zeros(3 * 16000, np.float32),
+                  (0.05 * rng.standard_normal(3 * 16000)).astype(np.float32)):
+        result = default_asr.transcribe(audio)
+        assert result.text == "" and result.segments == [] and result.speech_seconds == 0.0
+        assert result.avg_logprob is None
+
+
+def test_guard_trims_loops_and_drops_hallucinations():
+    seg = {"start": 0.0, "end": 4.0, "avg_logprob": -0.3, "no_speech_prob": 0.1}
+    kept, dropped = asr.apply_guard([{**seg, "text": "좋아할 것 같고요. 파랑 파랑 파랑 파랑 파랑 파랑"}])
+    assert kept[0]["text"] == "좋아할 것 같고요. 파랑" and "trimmed" in dropped[0]["reason"]
+    kept, dropped = asr.apply_guard([{**seg, "text": "으으으으으으으으으 에어 아이구"}])
+    assert asr.trim_repetition("네 네 네 네") == ("네 네 네 네", False)  # people say that
+    assert kept[0]["text"] == "으 에어 아이구"
+    silent = {**seg, "text": "감사합니다", "avg_logprob": -1.4, "no_speech_prob": 0.95}
+    kept, dropped = asr.apply_guard([silent, {**seg, "text": "네 맞아요"}])
+    assert [k["text"] for k in kept] == ["네 맞아요"] and "no speech" in dropped[0]["reason"]
+    # with VAD speech, a 0.7 no-speech probability is not enough to drop the segment
+    assert asr.apply_guard([{**silent, "no_speech_prob": 0.7}], vad=True)[1] == []
+    assert asr.apply_guard([{**silent, "no_speech_prob": 0.7}], vad=False)[0] == []
+    ordinary = "오늘은 정말 기분이 좋아요 친구들이랑 놀러 가기로 했어요"
+    assert asr.trim_repetition(ordinary) == (ordinary, False)
+    assert asr.guard_reason({**seg, "text": "가나다라" * 40}) is not None  # compresses > 2.4
+
+
+def test_weighted_confidence_is_duration_weighted():
+    segs = [{"start": 0.0, "end": 1.0, "avg_logprob": -1.0, "no_speech_prob": 0.5,
+             "compression_ratio": 1.0},
+            {"start": 1.0, "end": 4.0, "avg_logprob": -0.2, "no_speech_prob": 0.1,
+             "compression_ratio": 2.0}]
+    conf = asr.weighted_confidence(segs)
+    assert conf == {"avg_logprob": -0.4, "no_speech_prob": 0.2, "compression_ratio": 1.75}
+    assert asr.weighted_confidence([]) == dict.fromkeys(conf)
+
+
+def test_batch_gives_what_each_clip_gives_alone(default_asr, espeak_clip, real_corpora):
+    clips = [_real_clip(real_corpora), espeak_clip, espeak_clip[: 16000 * 2]]
+    alone = [default_asr.transcribe(c).text for c in clips]
+    assert [t.text for t in default_asr.transcribe_batch(clips)] == alone
+
+
+def test_long_audio_is_decoded_in_windows(default_asr, real_corpora):
+    from emoens.audio import load_audio
+
+    paths = sorted((real_corpora / "KEMDy19" / "wav").rglob("Sess01_impro01_*.wav"))
+    gap = np.zeros(16000, np.float32)
+    long_audio = np.concatenate(sum(([load_audio(p), gap] for p in paths[:30]), []))[:16000 * 70]
+    assert long_audio.size == 16000 * 70  # more than two 28-s windows
+    result = default_asr.transcribe(long_audio)
+    starts = [s["start"] for s in result.segments]
+    assert len(result.segments) >= 3 and starts == sorted(starts)
+    assert result.segments[-1]["end"] <= long_audio.size / 16000 + 0.01
+    assert all(s["end"] - s["start"] <= asr.CHUNK_SECONDS + 0.01 for s in result.segments)
+    assert hangul_ratio(result.text) > 0.9 and len(result.text) > 100
+
+
+def test_baseline_decoding_stays_reachable_and_options_are_checked():
+    old = make_asr("faster-whisper", **asr.BASELINE)
+    assert old.options()["decoder"] == "transcribe" and old.options()["beam_size"] == 5
+    assert make_asr("faster-whisper").options() == {
+        "decoder": "fast", "beam_size": 5, "temperature": [0.0], "vad_filter": True,
+        "guard": True, "batch_size": 8, "workers": 1}
+    with pytest.raises(ASRError, match="deterministic"):
+        make_asr("faster-whisper", temperature=(0.0, 0.2))
+    with pytest.raises(ASRError, match="unknown faster-whisper decoder"):
+        make_asr("faster-whisper", decoder="sampling")
+
+
+def test_recognizer_transcribes_a_batch_in_one_call(espeak_clip, real_corpora, monkeypatch):
+    """analyze_batch hands every clip that needs ASR to one transcribe_batch call; same texts."""
+    from emoens.recognizer import EmotionRecognizer
+
+    recognizer = EmotionRecognizer.from_bundle()
+    clips = [(16000, espeak_clip), (16000, _real_clip(real_corpora))]
+    alone = [recognizer.analyze(c, transcribe=True)["transcript"] for c in clips]
+    backend = recognizer.asr()
+    calls = []
+    original = type(backend).transcribe_batch
+    monkeypatch.setattr(type(backend), "transcribe_batch",
+                        lambda self, items, **kw: calls.append(len(items)) or original(self, items, **kw))
+    results = recognizer.analyze_batch(clips + [(16000, espeak_clip)], texts=[None, None, "좋아요"],
+                                       transcribe=True)
+    assert calls == [2]
+    assert [r["transcript"] for r in results] == alone + ["좋아요"]

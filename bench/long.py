@@ -1,0 +1,119 @@
+"""Long audio with automatic transcription: a 3-minute clip, today's path vs emoens, and memory.
+
+    python bench/long.py [--seconds 180] [--lengths 60,180,360]
+
+The clip: real KEMDy19 clips from ../shared/data joined in sorted order and cut to the length
+(transcripts are never written). Each measurement runs in a fresh process (``--child``) so that
+its peak RSS (``VmHWM``) is its own: ``analyze(clip, transcribe=True)`` once after a warm-up on a
+5-s clip, with the default ASR and with today's path (``emoens.asr.BASELINE``: beam 5,
+temperature fallback, 30-s windows, no VAD). Memory flat in length: the default path's peak RSS
+at each of ``--lengths``. Writes ``bench/results/long.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+from common import REPO, machine_info, peak_rss_mb, write_results  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+
+
+def long_clip(seconds: float) -> np.ndarray:
+    """KEMDy19 clips joined in sorted order, cut to ``seconds`` (16 kHz float32)."""
+    import soundfile as sf
+
+    root = __import__("pathlib").Path(os.environ.get("EMOENS_SHARED_DATA", DATA)) / "KEMDy19"
+    parts, total, need = [], 0, int(seconds * 16000)
+    for path in sorted(root.glob("wav/**/*.flac")):
+        samples, rate = sf.read(path, dtype="float32")
+        assert rate == 16000
+        parts.append(samples)
+        total += samples.size
+        if total >= need:
+            break
+    if total < need:
+        raise SystemExit(f"only {total / 16000:.0f} s of KEMDy19 audio under {root}")
+    return np.concatenate(parts)[:need]
+
+
+def child(seconds: float, config: str) -> dict:
+    """One measurement in this (fresh) process."""
+    from emoens.asr import BASELINE
+    from emoens.recognizer import EmotionRecognizer
+
+    clip = long_clip(seconds)
+    options = BASELINE if config == "today" else {}
+    rec = EmotionRecognizer.from_bundle(asr_options=options)
+    rec.analyze((16000, clip[: 5 * 16000]), transcribe=True)  # load the models
+    before = peak_rss_mb()
+    t0 = time.perf_counter()
+    result = rec.analyze((16000, clip), transcribe=True)
+    elapsed = time.perf_counter() - t0
+    return {"seconds": seconds, "config": config, "analyze_s": round(elapsed, 2),
+            "asr_s": round(result["timing_ms"]["asr"] / 1000, 2),
+            "peak_rss_mb_after_warmup": round(before, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
+            "transcript_chars": len(result["transcript"] or ""),
+            "timeline_windows": len(result["timeline"]),
+            "real_time_factor": round(elapsed / seconds, 3)}
+
+
+def run_child(seconds: float, config: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(seconds), config], cwd=REPO,
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=180.0)
+    parser.add_argument("--lengths", default="60,180,360",
+                        help="clip lengths (s) for the memory check of the default path")
+    parser.add_argument("--child", nargs=2, metavar=("SECONDS", "CONFIG"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(float(args.child[0]), args.child[1])))
+        return 0
+    load_before = os.getloadavg()
+    new = run_child(args.seconds, "default")
+    old = run_child(args.seconds, "today")
+    lengths = [float(x) for x in args.lengths.split(",") if x.strip()]
+    memory = [new if s == args.seconds else run_child(s, "default") for s in lengths]
+    speedup = old["analyze_s"] / new["analyze_s"]
+    rss = [m["peak_rss_mb"] for m in memory]
+    data = {"seconds": args.seconds, "default": new, "today": old,
+            "speedup": round(speedup, 2), "memory_by_length": memory,
+            "rss_growth_mb": round(max(rss) - min(rss), 1),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "targets": {"speedup": 4.0}}
+    md = [f"`analyze(clip, transcribe=True)` on {args.seconds:.0f} s of real KEMDy19 speech "
+          "(clips joined), each in a fresh process after a 5-s warm-up request. Load average "
+          f"before: {' / '.join(f'{x:.2f}' for x in load_before)}.", "",
+          "| path | analyze s | of which ASR s | real-time factor | peak RSS MiB | transcript chars |",
+          "|---|---|---|---|---|---|"]
+    for name, r in (("emoens default (VAD, fixed beam 5, batched 28-s windows)", new),
+                    ("today's path (beam 5 + temperature fallback, 30-s windows)", old)):
+        md.append(f"| {name} | {r['analyze_s']:.1f} | {r['asr_s']:.1f} | {r['real_time_factor']:.3f} "
+                  f"| {r['peak_rss_mb']:.0f} | {r['transcript_chars']} |")
+    md += ["", f"**{speedup:.1f}× faster than today's path** (target ≥ 4×).", "",
+           "Memory against length (default path):", "",
+           "| clip s | analyze s | peak RSS MiB | peak RSS after warm-up MiB |", "|---|---|---|---|"]
+    for m in memory:
+        md.append(f"| {m['seconds']:.0f} | {m['analyze_s']:.1f} | {m['peak_rss_mb']:.0f} | "
+                  f"{m['peak_rss_mb_after_warmup']:.0f} |")
+    md += ["", f"Peak RSS spread over {', '.join(f'{s:.0f}' for s in lengths)} s: "
+           f"**{data['rss_growth_mb']:.0f} MiB** (the audio itself is 3.7 MiB per minute)."]
+    write_results("long", data, "\n".join(md), machine=machine_info())
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
