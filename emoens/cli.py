@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     except EmoensError as exc:
         print(f"emoens {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # full disk, no permission, read-only folder…: one line, no traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"emoens {args.command}: error: cannot write or read a file{where}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"emoens {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -323,3 +323,170 @@ def test_megabyte_transcript_on_the_real_bundle_stays_small(app_recognizer):
         result = app_recognizer.analyze((16000, tone(1.0)), text=text)
     assert result["label"] and any("characters" in w for w in result["warnings"])
     assert rss.extra < 1.5 * GB
+
+
+# --------------------------------------------------------------------------- CLI outputs
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv/bin/python").exists() else "python"
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_overwrite_is_never_half_done(tmp_path, monkeypatch):
+    """A kill while the old folder is being deleted leaves the complete new one (it used to
+    leave the old folder half deleted, and no new one)."""
+    import emoens.files as files
+
+    out = tmp_path / "b"
+    with files.atomic_directory(out) as staging:
+        for i in range(5):
+            (staging / f"old{i}.bin").write_bytes(b"old" * 100)
+    real = shutil.rmtree
+    calls = []
+
+    def killed_rmtree(path, *args, **kwargs):
+        calls.append(Path(path))
+        if len(calls) == 1 and Path(path).is_dir():
+            next(p for p in Path(path).iterdir() if p.is_file()).unlink()
+            raise KeyboardInterrupt  # the kill lands mid-deletion
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(files.shutil, "rmtree", killed_rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        with files.atomic_directory(out) as staging:
+            for i in range(3):
+                (staging / f"new{i}.bin").write_bytes(b"new")
+    monkeypatch.setattr(files.shutil, "rmtree", real)
+    assert _tree(out) == {f"new{i}.bin": b"new" for i in range(3)}
+
+
+def test_staging_folders_of_killed_runs_are_removed(tmp_path):
+    out = tmp_path / "bundle"
+    code = ("import os, sys\nfrom emoens.files import atomic_directory\n"
+            f"with atomic_directory({str(out)!r}) as s:\n"
+            "    (s / 'weights.bin').write_bytes(bytes(1 << 20))\n"
+            "    os.kill(os.getpid(), 9)\n")
+    subprocess.run([PYTHON, "-c", code], cwd=REPO, check=False)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".bundle")]  # the leftover
+    from emoens.files import atomic_directory
+
+    with atomic_directory(out) as staging:
+        (staging / "ok").write_text("ok")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+def test_prepare_writes_its_three_files_as_one_unit(tmp_path):
+    from tests.fixtures.corpora import make_kemdy20
+
+    small = make_kemdy20(tmp_path / "small" / "KEMDy20", sessions=1, per_speaker=2, specials=False)
+    big = make_kemdy20(tmp_path / "big" / "KEMDy20", sessions=2, per_speaker=4, specials=False)
+    out = tmp_path / "prepared"
+    (out).mkdir()
+    (out / "notes.txt").write_text("mine")
+    run = [PYTHON, "-m", "emoens", "prepare", "--out", str(out), "--quiet", "--kemdy20"]
+    subprocess.run(run + [str(small.root)], cwd=REPO, check=True, capture_output=True)
+    killer = ("import os, runpy, sys\nimport emoens.files as f\nreal = f.write_json\n"
+              "def write_json(path, obj):\n"
+              "    if 'prepare_report' in str(path): os.kill(os.getpid(), 9)\n"
+              "    real(path, obj)\n"
+              "f.write_json = write_json\n"
+              "sys.argv = ['emoens'] + sys.argv[1:]\n"
+              "runpy.run_module('emoens', run_name='__main__')\n")
+    proc = subprocess.run([PYTHON, "-c", killer, *run[3:], str(big.root)], cwd=REPO,
+                          capture_output=True)
+    assert proc.returncode == -9
+    import json
+
+    import pandas as pd
+
+    report = json.loads((out / "prepare_report.json").read_text())
+    assert report["rows"] == len(pd.read_csv(out / "manifest.csv")) == 8  # old and old, together
+    assert (out / "notes.txt").read_text() == "mine"
+    subprocess.run(run + [str(big.root)], cwd=REPO, check=True, capture_output=True)
+    report = json.loads((out / "prepare_report.json").read_text())
+    assert report["rows"] == len(pd.read_csv(out / "manifest.csv")) == 32
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.fixture
+def predict_cli(tone_recognizer, monkeypatch):
+    """``emoens predict`` in-process over the deterministic tone recognizer."""
+    from emoens.cli import main
+    from emoens.recognizer import EmotionRecognizer
+
+    monkeypatch.setattr(EmotionRecognizer, "from_bundle", classmethod(lambda cls, *a, **k: tone_recognizer))
+    return lambda *args: main(["predict", *map(str, args), "--quiet"])
+
+
+def test_predict_gives_an_empty_folder_its_row(predict_cli, tmp_path):
+    import pandas as pd
+
+    empty = tmp_path / "EMPTY_DIR"
+    empty.mkdir()
+    clip = write_wav(tmp_path / "clip.flac", tone(0.5))
+    out = tmp_path / "o.csv"
+    assert predict_cli(empty, clip, "--out", out) == 1
+    frame = pd.read_csv(out, keep_default_na=False)
+    assert list(frame["input"]) == [str(empty), str(clip)]
+    assert frame["status"][0].startswith(f"folder {empty} holds no audio files (.wav")
+    assert frame["status"][1] == "ok"
+
+
+def test_predict_out_naming_a_folder_fails_before_the_model(predict_cli, tmp_path, capsys,
+                                                             tone_recognizer):
+    clip = write_wav(tmp_path / "clip.wav", tone(0.5))
+    folder = tmp_path / "results.csv"
+    folder.mkdir()
+    calls = []
+    tone_recognizer.analyze_batch = lambda *a, **k: calls.append(1) or []
+    assert predict_cli(clip, "--out", folder) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder" in err and not calls
+
+
+def test_predict_appends_instead_of_rewriting(predict_cli, tmp_path, monkeypatch):
+    import pandas as pd
+
+    import emoens.files as files
+
+    clips = [write_wav(tmp_path / f"c{i}.wav", tone(0.2, freq=200 + 10 * i)) for i in range(12)]
+    out = tmp_path / "o.csv"
+    replaced = []
+    real = files.os.replace
+    monkeypatch.setattr(files.os, "replace", lambda a, b: replaced.append(b) or real(a, b))
+    assert predict_cli(*clips, "--out", out, "--chunk", "1") == 0
+    assert len([p for p in replaced if Path(p) == out]) <= 1  # the start only, not once per chunk
+    assert len(pd.read_csv(out)) == 12
+
+
+def test_predict_resume_drops_a_half_written_last_line(predict_cli, tmp_path):
+    import pandas as pd
+
+    clips = [write_wav(tmp_path / f"c{i}.wav", tone(0.2, freq=200 + 10 * i)) for i in range(4)]
+    out = tmp_path / "o.csv"
+    assert predict_cli(*clips[:2], "--out", out) == 0
+    with open(out, "a") as handle:
+        handle.write(f"{clips[2]},ok,hap")  # killed mid-append
+    assert predict_cli(*clips, "--out", out, "--resume") == 0
+    frame = pd.read_csv(out, keep_default_na=False)
+    assert sorted(frame["input"]) == sorted(map(str, clips)) and (frame["status"] == "ok").all()
+
+
+def test_full_disk_is_one_line(predict_cli, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import emoens.files as files
+
+    clip = write_wav(tmp_path / "clip.wav", tone(0.5))
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    assert predict_cli(clip, "--out", tmp_path / "o.csv") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err

@@ -126,7 +126,9 @@ def test_prepare_killed_while_writing_leaves_the_previous_manifest_intact(tmp_pa
     kill_when(proc, lambda: "writing" in log.read_text(encoding="utf-8"))
     # killed with the complete new manifest in its temporary file: the old one is untouched
     temp = Path(log.read_text(encoding="utf-8").split("writing ", 1)[1].strip())
-    assert temp.parent == out and temp.name.startswith(".manifest.csv.")
+    # (the three files are written in a staging folder beside OUT, swapped in together)
+    assert temp.parent.parent == out.parent and temp.parent.name.startswith(".prepared.staging-")
+    assert temp.name.startswith(".manifest.csv.")
     assert (out / "manifest.csv").read_bytes() == before
     from emoens.manifest import read_manifest
 

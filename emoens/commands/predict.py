@@ -3,8 +3,10 @@
 One row per input: ``input``, ``utt_id`` (with ``--manifest``), ``status`` (``ok`` or the error
 message), ``label``, ``transcript``, then ``speech_<class>``, ``text_<class>``,
 ``ensemble_<class>`` for the 7 classes (empty where a modality did not run). A bad input never
-stops the batch; the exit code is 1 when any input failed. The output is rewritten atomically
-after every chunk, so an interrupted run leaves a valid file and ``--resume`` skips what is done.
+stops the batch, and every input given has its row (an empty folder too); the exit code is 1 when
+any input failed. The output is started atomically (header, and with ``--resume`` the rows already
+done), then each chunk is appended: an interrupted run leaves every finished chunk, and
+``--resume`` reads them back and processes only the rest.
 """
 
 from __future__ import annotations
@@ -71,20 +73,35 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _expand(files: list[str]) -> list[str]:
-    out = []
+def _expand(files: list[str]) -> list[tuple[str, str | None]]:
+    """``(input, error)`` per input: the audio files of each folder (an empty or unreadable folder
+    is one error row, never dropped silently); a file as given (a missing one becomes an error row)."""
+    out: list[tuple[str, str | None]] = []
     for entry in files:
         path = Path(entry)
-        if path.is_dir():
+        if not path.is_dir():
+            out.append((entry, None))
+            continue
+        try:
             found = sorted(str(p) for p in path.rglob("*")
                            if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-            out += found
-        else:
-            out.append(entry)  # missing files become error rows
+        except OSError as exc:
+            out.append((entry, f"cannot read folder {entry}: {exc.strerror or exc}"))
+            continue
+        out += [(f, None) for f in found] or [
+            (entry, f"folder {entry} holds no audio files ({', '.join(AUDIO_SUFFIXES)})")]
     return out
 
 
+def _complete_text(path: Path) -> str:
+    """The output's text without a partial last line (a kill while appending)."""
+    text = path.read_text(encoding="utf-8")
+    return text if text.endswith("\n") or not text else text[: text.rfind("\n") + 1]
+
+
 def _read_existing(path: Path, fmt: str):
+    import io
+
     import pandas as pd
 
     from emoens.recognizer import RecognizerError
@@ -92,71 +109,126 @@ def _read_existing(path: Path, fmt: str):
     if not path.exists():
         return None
     try:
+        text = _complete_text(path)
         if fmt == "csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        return pd.read_json(path, lines=True, dtype=False)
-    except (OSError, ValueError) as exc:
+            return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        return pd.read_json(io.StringIO(text), lines=True, dtype=False) if text.strip() else \
+            pd.DataFrame()
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise RecognizerError(f"--resume: cannot read the existing output {path}: {exc}") from exc
 
 
-def _write(path: Path, fmt: str, rows: list[dict], cols: list[str]) -> None:
+def _render(fmt: str, rows: list[dict], cols: list[str], header: bool) -> str:
     import json
 
     import pandas as pd
 
-    from emoens.files import write_csv, write_text
-
     if fmt == "csv":
-        write_csv(path, pd.DataFrame(rows, columns=cols))
-    else:
-        write_text(path, "".join(json.dumps({c: r.get(c, "") for c in cols}, ensure_ascii=False)
-                                 + "\n" for r in rows))
+        return pd.DataFrame(rows, columns=cols).to_csv(index=False, header=header, lineterminator="\n")
+    return "".join(json.dumps({c: r.get(c, "") for c in cols}, ensure_ascii=False) + "\n"
+                   for r in rows)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Predict, saving after every chunk; returns 1 when any input failed."""
-    from emoens.recognizer import EmotionRecognizer, RecognizerError
+def _start(path: Path, fmt: str, rows: list[dict], cols: list[str]) -> None:
+    """Atomically (re)write the output: its header and the rows kept by ``--resume``."""
+    from emoens.files import write_text
 
-    out = Path(args.out)
+    write_text(path, _render(fmt, rows, cols, header=True))
+
+
+def _append(path: Path, fmt: str, rows: list[dict], cols: list[str]) -> None:
+    """Add one chunk's rows at the end (append-only: linear in the rows, whatever their number)."""
+    from emoens.files import append_text
+
+    append_text(path, _render(fmt, rows, cols, header=False))
+
+
+def _check_out(out: Path) -> str:
+    """The output format; refuses a folder, a bad suffix or an unwritable place before any work."""
+    from emoens.recognizer import RecognizerError
+
     fmt = {".csv": "csv", ".jsonl": "jsonl"}.get(out.suffix.lower())
+    if out.is_dir():
+        raise RecognizerError(f"--out {out} is a folder: give a file name ending in .csv or .jsonl")
     if fmt is None:
         raise RecognizerError(f"--out {out}: use a .csv or .jsonl file name")
+    parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise RecognizerError(f"--out {out}: {parent} is not a folder")
+    return fmt
+
+
+def _items(args) -> list[tuple[str, str | None, str | None, str | None]]:
+    """``(input, utt_id, text, error)`` per input, in order (``error`` set: a row without a model run)."""
+    from emoens.recognizer import RecognizerError
+
     if args.manifest and args.files:
         raise RecognizerError("give audio FILES or --manifest, not both")
-    # (input, utt_id, text) per item
     if args.manifest:
         from emoens.manifest import read_manifest
 
         frame = read_manifest(args.manifest)
-        items = [(str(r.audio_path), str(r.utt_id), (str(r.text).strip() or None))
+        items = [(str(r.audio_path), str(r.utt_id), (str(r.text).strip() or None), None)
                  for r in frame.itertuples()]
         if args.text is not None:
-            items = [(i, u, args.text) for i, u, _ in items]
+            items = [(i, u, args.text, None) for i, u, _, _ in items]
     else:
-        items = [(f, None, args.text) for f in _expand(args.files)]
+        items = [(f, None, args.text, error) for f, error in _expand(args.files)]
     if not items:
         raise RecognizerError("no inputs: give audio files, folders with audio files, or --manifest")
     if getattr(args, "shard", None):
         from emoens.shard import select
 
         items = select(items, args.shard, lambda it: it[1] if args.manifest else it[0])
+    return items
+
+
+def _resume(out: Path, fmt: str, cols: list[str], items: list, key_index: int) -> tuple[list, list]:
+    """The rows already 'ok' in ``out`` and the items still to do."""
+    from emoens.recognizer import RecognizerError
+
+    existing = _read_existing(out, fmt)
+    if existing is None or not len(existing):
+        return [], items
+    missing = [c for c in cols if c not in existing.columns]
+    if missing:
+        raise RecognizerError(f"--resume: {out} lacks the column(s) {missing}: it was not "
+                              "written by this command with these options")
+    rows = [r for r in existing.to_dict("records") if str(r.get("status")) == "ok"]
+    done = {str(r[cols[key_index]]) for r in rows}
+    todo = [it for it in items if str(it[key_index]) not in done]
+    print(f"resuming: {len(items) - len(todo)} inputs already done in {out}")
+    return rows, todo
+
+
+def _chunk_rows(recognizer, part: list, transcribe: bool) -> list[dict]:
+    """One row per item of ``part``: items with an error are not sent to the model."""
+    todo = [it for it in part if it[3] is None]
+    # errors="return": a bad input (or a member failing on it) is its own error row
+    results = iter(recognizer.analyze_batch([i for i, _, _, _ in todo], texts=[t for _, _, t, _ in todo],
+                                            transcribe=transcribe, names=[i for i, _, _, _ in todo],
+                                            errors="return") if todo else [])
+    rows = []
+    for source, utt_id, _, error in part:
+        result = {"error": error} if error is not None else next(results)
+        if "error" in result:
+            rows.append(result_row(None, input_name=source, utt_id=utt_id, error=result["error"]))
+        else:
+            rows.append(result_row(result, input_name=source, utt_id=utt_id))
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    """Predict, appending each chunk's rows to ``--out``; returns 1 when any input failed."""
+    from emoens.recognizer import EmotionRecognizer, RecognizerError
+
+    out = Path(args.out)
+    fmt = _check_out(out)
+    items = _items(args)
     with_utt_id = bool(args.manifest)
     cols = columns(with_utt_id)
-    key = "utt_id" if with_utt_id else "input"
-
-    rows: list[dict] = []
-    if args.resume:
-        existing = _read_existing(out, fmt)
-        if existing is not None and len(existing):
-            missing = [c for c in cols if c not in existing.columns]
-            if missing:
-                raise RecognizerError(f"--resume: {out} lacks the column(s) {missing}: it was not "
-                                      "written by this command with these options")
-            rows = [r for r in existing.to_dict("records") if str(r.get("status")) == "ok"]
-            done = {str(r[key]) for r in rows}
-            before = len(items)
-            items = [it for it in items if str(it[1] if with_utt_id else it[0]) not in done]
-            print(f"resuming: {before - len(items)} inputs already done in {out}")
+    rows, items = _resume(out, fmt, cols, items, 1 if with_utt_id else 0) if args.resume else ([], items)
+    _start(out, fmt, rows, cols)  # before the model runs: a bad --out fails here, in one line
 
     recognizer = EmotionRecognizer.from_bundle(args.bundle)
     transcribe = True if args.transcribe else False
@@ -166,23 +238,14 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     chunk = max(1, int(args.chunk))
-    failed = 0
+    written, failed = len(rows), 0
     bar = tqdm(total=len(items), unit="file", disable=args.quiet)
     for start in range(0, len(items), chunk):
-        part = items[start:start + chunk]
-        # errors="return": a bad input (or a member failing on it) is its own error row
-        results = recognizer.analyze_batch([i for i, _, _ in part], texts=[t for _, _, t in part],
-                                           transcribe=transcribe, names=[i for i, _, _ in part],
-                                           errors="return")
-        for (source, utt_id, _), result in zip(part, results):
-            if "error" in result:
-                failed += 1
-                rows.append(result_row(None, input_name=source, utt_id=utt_id,
-                                       error=result["error"]))
-            else:
-                rows.append(result_row(result, input_name=source, utt_id=utt_id))
-        _write(out, fmt, rows, cols)
-        bar.update(len(part))
+        part_rows = _chunk_rows(recognizer, items[start:start + chunk], transcribe)
+        _append(out, fmt, part_rows, cols)
+        written += len(part_rows)
+        failed += sum(r["status"] != "ok" for r in part_rows)
+        bar.update(len(part_rows))
     bar.close()
-    print(f"wrote {len(rows)} rows to {out}" + (f"; {failed} input(s) failed" if failed else ""))
+    print(f"wrote {written} rows to {out}" + (f"; {failed} input(s) failed" if failed else ""))
     return 1 if failed else 0

@@ -59,7 +59,7 @@ def prepare(out: str | Path, *, kemdy20=None, kemdy19=None, aihub=None, tables: 
     import pandas as pd
 
     from emoens.corpora import CorpusError, collect
-    from emoens.files import write_csv, write_json
+    from emoens.files import atomic_directory, write_csv, write_json
     from emoens.manifest import write_manifest
     from emoens.splits import make_split
 
@@ -72,15 +72,14 @@ def prepare(out: str | Path, *, kemdy20=None, kemdy19=None, aihub=None, tables: 
     out = Path(out)
     frame, skipped = collect(sources, multilabel=multilabel, check_silence=check_silence,
                              keep_silent=keep_silent, progress=progress)
-    write_csv(out / "skipped.csv", skipped)
     if frame.empty:
+        write_csv(out / "skipped.csv", skipped)
         reasons = skipped["reason"].value_counts().to_dict()
         detail = ", ".join(f"{n} {r}" for r, n in reasons.items()) or "the sources have no rows"
         raise CorpusError(f"no usable row in {', '.join(str(p) for _, p in sources)} ({detail}); "
                           f"see {out / 'skipped.csv'}")
     frame = make_split(frame, split, test_sessions=test_sessions, test_size=test_size, folds=folds,
                        valid_size=valid_size, seed=seed)
-    write_manifest(frame, out / "manifest.csv")
 
     def counts(series) -> dict:
         return {str(k): int(v) for k, v in series.value_counts().sort_index().items()}
@@ -117,7 +116,12 @@ def prepare(out: str | Path, *, kemdy20=None, kemdy19=None, aihub=None, tables: 
         },
         "seconds": round(time.perf_counter() - started, 3),
     }
-    write_json(out / "prepare_report.json", report)
+    # The three files replace the previous ones together (one folder swap): a kill never leaves
+    # a new manifest beside an old report. Other files in OUT are kept.
+    with atomic_directory(out, keep=True) as staging:
+        write_manifest(frame, staging / "manifest.csv")
+        write_csv(staging / "skipped.csv", skipped)
+        write_json(staging / "prepare_report.json", report)
     return report
 
 
