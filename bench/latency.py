@@ -133,14 +133,14 @@ def ensure_hf(kind: str, arch: str) -> Path:
 def ensure_bundle(speech_arch: str, text_arch: str) -> tuple[Path, Path]:
     """An hf bundle of the two models and its ``emoens export --quantize int8`` (both cached)."""
     from emoens.bundle import MemberSpec, build_bundle
-    from emoens.export import export_bundle
+    from emoens.onnx.export import export_bundle
     from emoens.files import write_text
 
     speech, text = ensure_hf("speech", speech_arch), ensure_hf("text", text_arch)
     name = f"{speech_arch}-{text_arch}"
     hf, fast = CACHE / "bundles" / f"hf-{name}", CACHE / "bundles" / f"onnx-int8-{name}"
     stamp = _stamp({"speech": (speech / "STAMP").read_text(), "text": (text / "STAMP").read_text(),
-                    "export": 11})  # bump when emoens.export changes what it writes
+                    "export": 11})  # bump when emoens.onnx changes what it writes
     if (fast / "STAMP").is_file() and (fast / "STAMP").read_text() == stamp:
         return hf, fast
     log(f"building bundle {hf} and exporting it to {fast}")
@@ -162,7 +162,7 @@ def make_clip(seconds: float, seed: int = 0) -> np.ndarray:
 
 def make_transcripts(n: int, tokenizer_dir: Path) -> list[str]:
     """``n`` distinct transcripts of at least 64 tokens (so each request tokenises anew)."""
-    from emoens.export import SentencePieceEncoder
+    from emoens.onnx.runtime import SentencePieceEncoder
 
     words = " ".join(_real_transcripts()[:400] or FALLBACK_SENTENCES).split()
     enc = SentencePieceEncoder(tokenizer_dir, {"spm_file": "spiece.model"})
@@ -208,7 +208,7 @@ class Fast:
     name = "fast"
 
     def __init__(self, bundle: Path):
-        from emoens.export import onnxruntime_available, torch_int8_member
+        from emoens.onnx.export import onnxruntime_available, torch_int8_member
         from emoens.recognizer import EmotionRecognizer
 
         if onnxruntime_available():

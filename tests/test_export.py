@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emoens.export import (ExportError, SentencePieceEncoder, export_speech_member, export_text_member,
-                           load_onnx_speech_member, load_onnx_text_member)
+from emoens.onnx.export import export_speech_member, export_text_member
+from emoens.onnx.runtime import (ExportError, SentencePieceEncoder, load_onnx_speech_member,
+                                 load_onnx_text_member)
 from emoens.models import load_member
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def test_conv_as_matmul_rewrite_is_exact(tiny_speech_model_dir, tmp_path, kernel
     (XLSR) or a per-channel GroupNorm on the first (wav2vec2-base; folded into its weights)."""
     import torch
 
-    from emoens.export import _matmul_feature_encoder
+    from emoens.onnx.rewrites import matmul_feature_encoder
     from emoens.models.speech import build_speech_model, load_speech_model
     from tests.fixtures.models import TINY_SPEECH_CONFIG
 
@@ -76,11 +77,12 @@ def test_conv_as_matmul_rewrite_is_exact(tiny_speech_model_dir, tmp_path, kernel
     waves = [torch.from_numpy(w)[None] for w in _waves(2)]
     with torch.no_grad():
         ref = [model(w).logits for w in waves]
-        assert _matmul_feature_encoder(model)
+        assert matmul_feature_encoder(model)
         got = [model(w).logits for w in waves]
     assert max((a - b).abs().max().item() for a, b in zip(ref, got)) < 1e-5
     # and the exported graph keeps the length dynamic (odd lengths, other lengths than traced)
-    from emoens.export import _torch_export, make_session
+    from emoens.onnx.export import _torch_export
+    from emoens.onnx.runtime import make_session
 
     _torch_export(model, (torch.zeros(1, 16000),), tmp_path / "m.onnx", ["input_values"],
                   {"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}})
@@ -95,7 +97,9 @@ def test_spectral_positional_conv_is_exact(tmp_path, kernel, groups):
     kernels, one block and several, one frame) in torch and in the exported graph."""
     import torch
 
-    from emoens.export import _spectral_positional_conv, _torch_export, make_session
+    from emoens.onnx.export import _torch_export
+    from emoens.onnx.rewrites import spectral_positional_conv
+    from emoens.onnx.runtime import make_session
     from emoens.models.speech import build_speech_model
     from tests.fixtures.models import TINY_SPEECH_CONFIG
 
@@ -107,7 +111,7 @@ def test_spectral_positional_conv_is_exact(tmp_path, kernel, groups):
     xs = [torch.randn(1, frames, TINY_SPEECH_CONFIG["hidden_size"]) for frames in (1, 7, 3 * kernel + 5)]
     with torch.no_grad():
         ref = [original(x) for x in xs]
-        assert _spectral_positional_conv(model) == ["wav2vec2.encoder.pos_conv_embed"]
+        assert spectral_positional_conv(model) == ["wav2vec2.encoder.pos_conv_embed"]
         spectral = model.base_model.encoder.pos_conv_embed
         got = [spectral(x) for x in xs]
     for r, g in zip(ref, got):
@@ -116,7 +120,7 @@ def test_spectral_positional_conv_is_exact(tmp_path, kernel, groups):
     session = make_session(tmp_path / "pos.onnx")
     for x, r in zip(xs, ref):
         assert np.abs(session.run(None, {"hidden_states": x.numpy()})[0] - r.numpy()).max() < 1e-5
-    assert _spectral_positional_conv(model) == []  # nothing left to replace
+    assert spectral_positional_conv(model) == []  # nothing left to replace
 
 
 def test_int8_conv_layers_quantise_their_input_once(tmp_path):
@@ -330,7 +334,7 @@ def test_cli_export_bundle(tmp_path, tiny_speech_model_dir, tiny_text_model_dir,
 
 
 def test_torch_int8_member(tiny_text_model_dir):
-    from emoens.export import torch_int8_member
+    from emoens.onnx.export import torch_int8_member
 
     ref = load_member("hf-text", tiny_text_model_dir).predict_proba(TEXTS)
     member = torch_int8_member(load_member("hf-text", tiny_text_model_dir))
@@ -342,7 +346,7 @@ def test_torch_int8_member(tiny_text_model_dir):
 def test_torch_dynamic_int8_fallback(tiny_text_model_dir):
     import torch
 
-    from emoens.export import torch_dynamic_int8
+    from emoens.onnx.export import torch_dynamic_int8
     from emoens.models.text import load_text_model
 
     model, tok = load_text_model(tiny_text_model_dir)

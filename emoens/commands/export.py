@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export the bundle; prints one line per exported member."""
-    from emoens.export import export_bundle
+    from emoens.onnx.export import export_bundle
 
     quantize = None if args.quantize == "none" else args.quantize
     new = export_bundle(args.bundle, args.out, fmt=args.fmt, quantize=quantize,

@@ -25,8 +25,8 @@ MEMBER_LOADERS: dict[str, str] = {
     "hf-text": "emoens.models.text:load_text_member",
     "whisper-head": "emoens.models.light:load_whisper_head",
     "text-head": "emoens.models.light:load_text_head",
-    "onnx-speech": "emoens.export:load_onnx_speech_member",
-    "onnx-text": "emoens.export:load_onnx_text_member",
+    "onnx-speech": "emoens.onnx.runtime:load_onnx_speech_member",
+    "onnx-text": "emoens.onnx.runtime:load_onnx_text_member",
 }
 
 

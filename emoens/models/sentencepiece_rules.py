@@ -1,7 +1,7 @@
 """KoBERT's text rules around SentencePiece, without transformers (so without torch).
 
 Shared by the transformers tokenizer (:mod:`emoens.models.kobert`) and the torch-free ONNX path
-(:mod:`emoens.export`), so both tokenise identically.
+(:mod:`emoens.onnx.runtime`), so both tokenise identically.
 """
 
 from __future__ import annotations
