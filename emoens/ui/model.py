@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -29,10 +28,11 @@ def read_bundle(directory: Path | None) -> tuple[dict, str]:
     """``bundle.json`` as a dict and ``MODEL_CARD.md`` as text (empty when absent)."""
     if directory is None:
         return {}, ""
-    spec = json.loads((directory / "bundle.json").read_text(encoding="utf-8"))
-    card_path = directory / "MODEL_CARD.md"
-    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else ""
-    return spec, card
+    from emoens.bundle import Bundle, read_card, read_json
+
+    spec = read_json(directory / "bundle.json")  # bounded size and depth
+    # Only a card inside the bundle folder is shown (a link to /etc/shadow is not followed).
+    return spec, read_card(Bundle(root=directory, config=spec))
 
 
 def members_table(spec: dict) -> pd.DataFrame:
@@ -126,10 +126,19 @@ def _plain(value) -> str:
     return str(value)
 
 
-def card_for_display(card: str, spec: dict) -> str:
-    """The model card as the app shows it: a Korean summary first, template placeholders filled."""
+def card_body(card: str, spec: dict) -> str:
+    """The model card's text with its template placeholders filled (``{form}``: the fusion form)."""
     form = ((spec.get("fusion") or {}).get("fitted_on") or {}).get("form") or (spec.get("fusion") or {}).get("method")
-    card = card.replace("{form}", f"{form} pooling" if form else "soft voting")
+    return card.replace("{form}", f"{form} pooling" if form else "soft voting")
+
+
+def card_for_display(card: str, spec: dict) -> str:
+    """The model card as the app shows it: the Korean summary first, then the filled card."""
+    return card_summary(spec) + "\n\n" + card_body(card, spec)
+
+
+def card_summary(spec: dict) -> str:
+    """A Korean summary of the model card: what it does, how well, what it must not be used for."""
     nums = headline_numbers(spec)
     summary = ["> **요약** — 음성(말투)과 전사(내용)를 함께 보고 7가지 감정(분노, 혐오, 공포, 기쁨, 중립, 슬픔, 놀람) 중 "
                "하나를 고릅니다. 배우가 연기한 한국어 대화(KEMDy19/20, 연구용 라이선스)로 학습했습니다."]
@@ -139,7 +148,7 @@ def card_for_display(card: str, spec: dict) -> str:
                        + ": 맞히는 경우보다 틀리는 경우가 많을 수 있습니다.")
     summary.append("> 실제 사람의 속마음을 판정하거나 채용·진단·감시에 쓰면 안 됩니다. "
                    "합성 예시 음성은 학습 문장과 비슷해 점수가 실제보다 높게 나옵니다.")
-    return "\n>\n".join(summary) + "\n\n" + card
+    return "\n>\n".join(summary)
 
 
 def overview_markdown(spec: dict, directory: Path | None) -> str:

@@ -37,9 +37,15 @@ def example_rows() -> list[list[str]]:
     return rows
 
 
-def run_analysis(ctx: Context, audio, text, transcribe):
-    """The analysis itself (the function ZeroGPU wraps)."""
-    return A.analyze(ctx.recognizer, audio, text, ctx.settings, transcribe=transcribe)
+def run_analysis(ctx: Context, audio, text, transcribe, request=None):
+    """The analysis itself (the function ZeroGPU wraps), in its lane (short or long clip); a
+    request whose page was closed is dropped while it waits."""
+    from emoens.ui.fair import client_alive
+
+    session = getattr(request, "session_hash", None)
+    gate = None if ctx.lanes is None else (
+        lambda seconds: ctx.lanes.slot(seconds, lambda: client_alive(session)))
+    return A.analyze(ctx.recognizer, audio, text, ctx.settings, transcribe=transcribe, gate=gate)
 
 
 def segments_table(result: dict) -> pd.DataFrame:
@@ -57,10 +63,10 @@ def segments_table(result: dict) -> pd.DataFrame:
 # --------------------------------------------------------------------------- handlers
 
 
-def api_analyze(ui, audio, text):
+def api_analyze(ui, audio, text, request: gr.Request = None):
     """Analyze one recording (and optional transcript); returns EmotionRecognizer.analyze()'s result."""
     try:
-        return ui.run(audio, text, None)
+        return ui.run(audio, text, None, request)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
         raise gr.Error(message(exc), print_exception=False) from None
 
@@ -93,7 +99,7 @@ def _failed(ui, exc: BaseException) -> dict:
             ui.rerun: gr.update(interactive=False)}
 
 
-def on_analyze(ui, audio, text, transcribe):
+def on_analyze(ui, audio, text, transcribe, request: gr.Request = None):
     """Analyze button (a generator: the stage is shown while the models run; Cancel stops it)."""
     yield {ui.status: "⏳ 1/2 음성 읽는 중 · reading the audio…"}
     try:
@@ -103,7 +109,7 @@ def on_analyze(ui, audio, text, transcribe):
         yield {ui.status: f"⏳ 2/2 {stage} 중 ({seconds:.0f} s) · analysing {seconds:.0f} s of audio"
                           + (" and transcribing it" if asr else "") + "…"}
         # None = transcribe when no text is typed (an unavailable ASR becomes a warning).
-        result = ui.run(audio, text, None if transcribe and ui.ctx.has_asr else False)
+        result = ui.run(audio, text, None if transcribe and ui.ctx.has_asr else False, request)
     except Exception as exc:  # noqa: BLE001
         yield _failed(ui, exc)
         return
@@ -157,9 +163,10 @@ def build(ctx: Context) -> SimpleNamespace:
     ui = SimpleNamespace(ctx=ctx, run=gpu(bind(run_analysis, ctx)))
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
-            ui.audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label=t("audio"),
+            # Plain strings (not i18n) here: gr.Examples shows these two labels as its column heads.
+            ui.audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label=both("audio"),
                                 elem_id="audio-in")
-            ui.text = gr.Textbox(label=t("transcript"), lines=2, placeholder=both("transcript_ph"),
+            ui.text = gr.Textbox(label=both("transcript"), lines=2, placeholder=both("transcript_ph"),
                                  elem_id="text-in")
             ui.transcribe = gr.Checkbox(value=ctx.has_asr, interactive=ctx.has_asr,
                                         label=t("transcribe" if ctx.has_asr else "transcribe_off"))
@@ -194,8 +201,11 @@ def build(ctx: Context) -> SimpleNamespace:
 def _wire(ui) -> None:
     views = [ui.summary, ui.chart, ui.va, ui.timeline, ui.segments, ui.json, ui.download]
     outputs = [ui.state, ui.status, ui.transcript, ui.source, ui.weight, ui.rerun, *views]
+    # concurrency_limit=None: gradio starts every admitted analysis at once; emoens.ui.fair's
+    # per-client limit admits them and its short/long lanes run them (a short clip never waits
+    # behind a long one).
     run = ui.button.click(bind(on_analyze, ui), [ui.audio, ui.text, ui.transcribe], outputs,
-                          api_visibility="private", concurrency_id="analyze")
+                          api_visibility="private", concurrency_id="analyze", concurrency_limit=None)
     ui.cancel.click(lambda: {ui.status: "⏹️ 취소함 · cancelled"}, None, [ui.status], cancels=[run],
                     api_visibility="private", queue=False)
     ui.weight.input(bind(on_remix, ui), [ui.state, ui.weight], views,
@@ -209,4 +219,4 @@ def _wire(ui) -> None:
     api_out = gr.JSON(visible=False)
     api_btn = gr.Button(visible=False)
     api_btn.click(bind(api_analyze, ui), [ui.audio, ui.text], api_out, api_name="analyze",
-                  concurrency_id="analyze")
+                  concurrency_id="analyze", concurrency_limit=None)

@@ -62,6 +62,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "ties": ("동률 (평가자 다수결이 갈린 발화)", "ties (raters' majority split between classes)"),
     "members": ("구성 모델과 융합 가중치", "members and fusion weights"),
     "heldout": ("처음 보는 세션에서의 성능", "held-out results"),
+    "card_full": ("모델 카드 전문 (영어)", "full model card (English)"),
 }
 
 
