@@ -43,3 +43,30 @@ def label_permutation(config, where: str | Path) -> np.ndarray:
     if missing:
         raise ModelError(f"model at {where} lacks the classes {', '.join(missing)} in id2label")
     return np.array([by_label[label] for label in LABELS], dtype=np.int64)
+
+
+def load_pretrained(auto_class, path: str | Path, modality: str):
+    """``auto_class.from_pretrained(path)`` offline, for a model directory saved by emoens (or any
+    transformers model directory); a :class:`ModelError` naming ``path`` when it is not one."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ModelError(f"{path} is not a {modality} model directory (no config.json); "
+                         f"train one with `emoens train {modality}` or pass a transformers model "
+                         "directory")
+    try:
+        return auto_class.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load the {modality} model in {path}: {exc}") from exc
+
+
+def pretrained_from_base(auto_class, base, overrides: dict, *, local_files_only: bool,
+                         modality: str):
+    """A new classifier from ``base`` (Hub id or directory) with the config ``overrides`` (the 7
+    labels, training options); a :class:`ModelError` naming the base when it cannot be loaded."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(str(base), local_files_only=local_files_only, **overrides)
+        return auto_class.from_pretrained(str(base), config=config, local_files_only=local_files_only)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load the {modality} base {base!r}: {exc}") from exc

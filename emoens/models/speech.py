@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from emoens.labels import LABELS
-from emoens.models.common import ModelError, label_kwargs, label_permutation
+from emoens.models.common import (ModelError, label_kwargs, label_permutation, load_pretrained,
+                                  pretrained_from_base)
 
 DEFAULT_SPEECH_BASE = "kresnik/wav2vec2-large-xlsr-korean"
 SAMPLE_RATE = 16000
@@ -72,12 +73,8 @@ def build_speech_model(base: str | Path | None = DEFAULT_SPEECH_BASE, *, model_c
         model = AutoModelForAudioClassification.from_config(config)
         extractor = make_feature_extractor(None)
     else:
-        try:
-            config = AutoConfig.from_pretrained(str(base), local_files_only=local_files_only, **overrides)
-            model = AutoModelForAudioClassification.from_pretrained(
-                str(base), config=config, local_files_only=local_files_only)
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot load the speech base {base!r}: {exc}") from exc
+        model = pretrained_from_base(AutoModelForAudioClassification, base, overrides,
+                                     local_files_only=local_files_only, modality="speech")
         extractor = make_feature_extractor(base, local_files_only=local_files_only)
     if freeze_feature_encoder and hasattr(model, "freeze_feature_encoder"):
         model.freeze_feature_encoder()
@@ -155,14 +152,7 @@ def load_speech_model(path: str | Path):
     """The ``AutoModelForAudioClassification`` and feature extractor saved in ``path``."""
     from transformers import AutoModelForAudioClassification
 
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise ModelError(f"{path} is not a speech model directory (no config.json); "
-                         "train one with `emoens train speech` or pass a transformers model directory")
-    try:
-        model = AutoModelForAudioClassification.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load the speech model in {path}: {exc}") from exc
+    model = load_pretrained(AutoModelForAudioClassification, path, "speech")
     return model, make_feature_extractor(path, local_files_only=True)
 
 

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from emoens.labels import LABELS
-from emoens.models.common import ModelError, label_kwargs, label_permutation
+from emoens.models.common import (ModelError, label_kwargs, label_permutation, load_pretrained,
+                                  pretrained_from_base)
 from emoens.models.speech import pick_device
 
 DEFAULT_TEXT_BASE = "skt/kobert-base-v1"
@@ -64,12 +65,8 @@ def build_text_model(base: str | Path | None = DEFAULT_TEXT_BASE, *, model_confi
         model = AutoModelForSequenceClassification.from_config(config)
         return model, tok
     tok = load_tokenizer(tokenizer or base, local_files_only=local_files_only)
-    try:
-        config = AutoConfig.from_pretrained(str(base), local_files_only=local_files_only, **overrides)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(base), config=config, local_files_only=local_files_only)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load the text base {base!r}: {exc}") from exc
+    model = pretrained_from_base(AutoModelForSequenceClassification, base, overrides,
+                                 local_files_only=local_files_only, modality="text")
     return model, tok
 
 
@@ -112,14 +109,7 @@ def load_text_model(path: str | Path):
     """The ``AutoModelForSequenceClassification`` and tokenizer saved in ``path``."""
     from transformers import AutoModelForSequenceClassification
 
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise ModelError(f"{path} is not a text model directory (no config.json); "
-                         "train one with `emoens train text` or pass a transformers model directory")
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load the text model in {path}: {exc}") from exc
+    model = load_pretrained(AutoModelForSequenceClassification, path, "text")
     return model, load_tokenizer(path, local_files_only=True)
 
 

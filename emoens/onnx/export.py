@@ -75,6 +75,17 @@ def _copy_files(src: Path, dst: Path, names: Sequence[str]) -> None:
             shutil.copy2(src / name, dst / name)
 
 
+def _load_for_export(loader, src: Path):
+    """``(model, extractor or tokenizer, canonical label order)`` of the member in ``src``."""
+    from emoens.models.common import ModelError, label_permutation
+
+    try:
+        model, aux = loader(src)
+        return model, aux, label_permutation(model.config, src)
+    except ModelError as exc:
+        raise ExportError(str(exc)) from exc
+
+
 def export_speech_member(src: Path, dst: Path, quantize: str | None = "int8") -> dict[str, Any]:
     """Export the hf-speech member in ``src`` (a transformers audio classifier) to ``dst``.
 
@@ -82,16 +93,11 @@ def export_speech_member(src: Path, dst: Path, quantize: str | None = "int8") ->
     member's meta (also written to ``dst/onnx_member.json``)."""
     import torch
 
-    from emoens.models.common import ModelError, label_permutation
     from emoens.models.speech import load_speech_model
     from emoens.onnx import rewrites
 
     src, dst = Path(src), Path(dst)
-    try:
-        model, extractor = load_speech_model(src)
-        order = label_permutation(model.config, src)
-    except ModelError as exc:
-        raise ExportError(str(exc)) from exc
+    model, extractor, order = _load_for_export(load_speech_model, src)
     model.eval()
     rewritten = bool(quantize) and rewrites.matmul_feature_encoder(model)
     fused = rewrites.fuse_self_attention(model)
@@ -148,15 +154,10 @@ def export_text_member(src: Path, dst: Path, quantize: str | None = "int8",
     """Export the hf-text member in ``src`` (classifier + tokenizer) to ``dst``; returns its meta."""
     import torch
 
-    from emoens.models.common import ModelError, label_permutation
     from emoens.models.text import DEFAULT_MAX_LENGTH, load_text_model
 
     src, dst = Path(src), Path(dst)
-    try:
-        model, tokenizer = load_text_model(src)
-        order = label_permutation(model.config, src)
-    except ModelError as exc:
-        raise ExportError(str(exc)) from exc
+    model, tokenizer, order = _load_for_export(load_text_model, src)
     # Eager attention exports as plain MatMul/Softmax, the pattern ONNX Runtime's fusion knows
     # (the SDPA graph is not recognised): one Attention op per layer, ~30 % faster at 64 tokens.
     model.set_attn_implementation("eager")
