@@ -44,6 +44,8 @@ def subset(paths: list[Path], n: int) -> list[Path]:
 CONFIGS = {  # name -> make_asr options; "baseline" is today's (pre-issue-18) decoding
     "fast": {},  # the default: fixed beam 5, temperature 0, no fallback, VAD, guard
     "fast-greedy": {"beam_size": 1},
+    "fast-beam2": {"beam_size": 2},
+    "fast-beam3": {"beam_size": 3},
     "baseline": "BASELINE",
 }
 
@@ -59,15 +61,16 @@ def score_config(asr, chosen: dict) -> tuple[dict, list[dict]]:
         refs, hyps, audio_s, asr_s = [], [], 0.0, 0.0
         for path, ref in tqdm(items, desc=corpus, unit="clip", leave=False):
             samples = load_audio(path)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             hyp = asr.transcribe(samples, name=path.name).text
-            elapsed = time.perf_counter() - t0
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
             audio_s += samples.size / 16000
             asr_s += elapsed
             refs.append(ref)
             hyps.append(hyp)
             rows.append({"corpus": corpus, "utt_id": path.stem,
                          "seconds": round(samples.size / 16000, 2), "asr_s": round(elapsed, 3),
+                         "asr_cpu_s": round(cpu, 3),
                          "ref_chars": len(normalize_for_cer(ref)),
                          "cer": round(character_error_rate(ref, hyp), 4)})
         per_corpus[corpus] = {"clips_scored": len(refs),
@@ -82,6 +85,8 @@ def score_config(asr, chosen: dict) -> tuple[dict, list[dict]]:
         "median_clip_cer": round(float(np.median([r["cer"] for r in rows])), 4),
         "median_asr_s_per_clip": round(float(np.median([r["asr_s"] for r in rows])), 3),
         "real_time_factor": round(sum(r["asr_s"] for r in rows) / sum(r["seconds"] for r in rows), 3),
+        "cpu_seconds_per_audio_second": round(sum(r["asr_cpu_s"] for r in rows)
+                                              / sum(r["seconds"] for r in rows), 3),
     }
     return summary, rows
 
@@ -161,14 +166,16 @@ def markdown(results: dict, available: dict, per_corpus_limit: int) -> str:
             lines.append(f"| {name} | {corpus} | {c['clips_scored']} | {c['cer']:.3f} | "
                          f"{c['audio_s']:.0f} | {c['asr_s']:.1f} | {c['real_time_factor']:.3f} |")
     lines += ["", "| configuration | options | mean CER of corpora | median clip CER | "
-              "median ASR s per clip | real-time factor |", "|---|---|---|---|---|---|"]
+              "median ASR s per clip | real-time factor | CPU s per audio s |",
+              "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         o = r["options"]
         opts = (f"{o['decoder']}, beam {o['beam_size']}, temperature {o['temperature']}, "
-                f"VAD {'on' if o['vad_filter'] else 'off'}, guard {'on' if o['guard'] else 'off'}")
+                f"VAD {'on' if o['vad_filter'] else 'off'}, guard {'on' if o['guard'] else 'off'}"
+                + (f", windows ≤ {o['window_seconds']:g} s" if o["decoder"] == "fast" else ""))
         lines.append(f"| {name} | {opts} | {r['cer_mean_of_corpora']:.4f} | "
                      f"{r['median_clip_cer']:.3f} | {r['median_asr_s_per_clip']:.3f} | "
-                     f"{r['real_time_factor']:.3f} |")
+                     f"{r['real_time_factor']:.3f} | {r['cpu_seconds_per_audio_second']:.3f} |")
     if "baseline" in results and "fast" in results:
         delta = results["fast"]["cer_mean_of_corpora"] - results["baseline"]["cer_mean_of_corpora"]
         lines += ["", f"**fast − baseline CER: {delta:+.4f}** (target ≤ +0.02); ASR time per clip "

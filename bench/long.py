@@ -26,30 +26,34 @@ import numpy as np  # noqa: E402
 DATA = REPO.parent / "shared" / "data"
 
 
-def long_clip(seconds: float) -> np.ndarray:
-    """KEMDy19 clips joined in sorted order, cut to ``seconds`` (16 kHz float32)."""
+def long_clip(seconds: float) -> tuple[np.ndarray, str]:
+    """KEMDy19 clips joined in sorted order, cut to ``seconds`` (16 kHz float32), and the joined
+    reference transcripts of the clips it holds (the last one maybe in part)."""
     import soundfile as sf
 
+    from emoens.text import clean_transcript, read_transcript
+
     root = __import__("pathlib").Path(os.environ.get("EMOENS_SHARED_DATA", DATA)) / "KEMDy19"
-    parts, total, need = [], 0, int(seconds * 16000)
+    parts, refs, total, need = [], [], 0, int(seconds * 16000)
     for path in sorted(root.glob("wav/**/*.flac")):
         samples, rate = sf.read(path, dtype="float32")
         assert rate == 16000
         parts.append(samples)
+        refs.append(clean_transcript(read_transcript(path.with_suffix(".txt"))))
         total += samples.size
         if total >= need:
             break
     if total < need:
         raise SystemExit(f"only {total / 16000:.0f} s of KEMDy19 audio under {root}")
-    return np.concatenate(parts)[:need]
+    return np.concatenate(parts)[:need], " ".join(refs)
 
 
 def child(seconds: float, config: str) -> dict:
     """One measurement in this (fresh) process."""
-    from emoens.asr import BASELINE
+    from emoens.asr import BASELINE, character_error_rate
     from emoens.recognizer import EmotionRecognizer
 
-    clip = long_clip(seconds)
+    clip, reference = long_clip(seconds)
     options = BASELINE if config == "today" else {}
     rec = EmotionRecognizer.from_bundle(asr_options=options)
     rec.analyze((16000, clip[: 5 * 16000]), transcribe=True)  # load the models
@@ -61,6 +65,7 @@ def child(seconds: float, config: str) -> dict:
             "asr_s": round(result["timing_ms"]["asr"] / 1000, 2),
             "peak_rss_mb_after_warmup": round(before, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
             "transcript_chars": len(result["transcript"] or ""),
+            "cer": round(character_error_rate(reference, result["transcript"] or ""), 4),
             "timeline_windows": len(result["timeline"]),
             "real_time_factor": round(elapsed / seconds, 3)}
 
@@ -94,14 +99,14 @@ def main(argv=None) -> int:
             "load_average_before": [round(x, 2) for x in load_before],
             "targets": {"speedup": 4.0}}
     md = [f"`analyze(clip, transcribe=True)` on {args.seconds:.0f} s of real KEMDy19 speech "
-          "(clips joined), each in a fresh process after a 5-s warm-up request. Load average "
+          "(clips joined; CER against their joined transcripts, the last clip cut), each in a fresh process after a 5-s warm-up request. Load average "
           f"before: {' / '.join(f'{x:.2f}' for x in load_before)}.", "",
-          "| path | analyze s | of which ASR s | real-time factor | peak RSS MiB | transcript chars |",
-          "|---|---|---|---|---|---|"]
-    for name, r in (("emoens default (VAD, fixed beam 5, batched 28-s windows)", new),
+          "| path | analyze s | of which ASR s | real-time factor | peak RSS MiB | transcript chars | CER |",
+          "|---|---|---|---|---|---|---|"]
+    for name, r in (("emoens default (VAD, fixed beam 5, batched windows of <= 10 s)", new),
                     ("today's path (beam 5 + temperature fallback, 30-s windows)", old)):
         md.append(f"| {name} | {r['analyze_s']:.1f} | {r['asr_s']:.1f} | {r['real_time_factor']:.3f} "
-                  f"| {r['peak_rss_mb']:.0f} | {r['transcript_chars']} |")
+                  f"| {r['peak_rss_mb']:.0f} | {r['transcript_chars']} | {r['cer']:.3f} |")
     md += ["", f"**{speedup:.1f}× faster than today's path** (target ≥ 4×).", "",
            "Memory against length (default path):", "",
            "| clip s | analyze s | peak RSS MiB | peak RSS after warm-up MiB |", "|---|---|---|---|"]

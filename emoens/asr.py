@@ -5,8 +5,8 @@
 lazily, once, on the first call. Nothing heavy is imported at module level.
 
 The default faster-whisper decoding is deterministic (fixed beam 5, temperature 0, no fallback), skips
-silence with faster-whisper's Silero VAD, decodes windows of at most 28 s (+1 s of silence, padded
-to a 2-s grid rather than to Whisper's 30 s) in batches, and guards against hallucination
+silence with faster-whisper's Silero VAD, decodes windows of at most 10 s of speech (+1 s of
+silence, padded to a 2-s grid of at least 8 s rather than to Whisper's 30 s) in batches, and guards against hallucination
 (:func:`apply_guard`: decoding loops trimmed; no-speech and over-compressible segments dropped).
 The :class:`Transcript` carries the ASR's confidence (``avg_logprob``, ``no_speech_prob``,
 ``compression_ratio``, duration-weighted over kept segments) and ``guard_dropped``.
@@ -88,10 +88,14 @@ LOGPROB_SILENT = -1.0
 #: no-speech probability must then be this high to drop it (synthetic or unusual voices often
 #: score 0.6-0.85 while being transcribed fine; the value is passed on to the fusion either way).
 NO_SPEECH_MAX_VAD = 0.9
-#: A unit of 1-20 characters said REPEAT_MIN or more times in a row is a decoding loop (people do
-#: say "네 네 네 네"; Whisper's loops run on to the token limit).
+#: Decoding loops: a short unit (1-5 characters) said REPEAT_MIN or more times in a row ("으으으으으";
+#: people do say "네 네 네 네"), or a phrase of PHRASE_MIN+ characters said twice or more in a row
+#: ("왜 싸웠어? 왜 싸웠어?"), is cut to one occurrence; a trailing piece of the unit (where the loop
+#: met the token limit) goes too.
 REPEAT_MIN = 5
-_REPEAT = re.compile(r"(\S.{0,19}?)(?:\s*\1){%d,}" % (REPEAT_MIN - 1))
+PHRASE_MIN = 6
+_LOOPS = (re.compile(r"(\S.{0,4}?)(?:\s*\1){%d,}" % (REPEAT_MIN - 1)),
+          re.compile(r"(\S.{%d,59}?)(?:\s*\1)+" % (PHRASE_MIN - 1)))
 
 
 def compression_ratio(text: str) -> float:
@@ -101,10 +105,20 @@ def compression_ratio(text: str) -> float:
 
 
 def trim_repetition(text: str) -> tuple[str, bool]:
-    """``text`` with every run of REPEAT_MIN+ repeats of a short unit cut to one; and whether it
-    cut anything ("파랑 파랑 파랑 파랑 파랑 파랑" -> "파랑", "으으으으으" -> "으")."""
-    trimmed = _REPEAT.sub(lambda m: m.group(1), text)
-    return trimmed, trimmed != text
+    """``text`` with decoding loops (:data:`REPEAT_MIN`, :data:`PHRASE_MIN`) cut to one occurrence,
+    and whether it cut anything ("파랑 파랑 파랑 파랑 파랑" -> "파랑",
+    "왜 싸웠어? 왜 싸웠어? 왜 싸" -> "왜 싸웠어?")."""
+    out = text
+    for pattern in _LOOPS:
+        pieces, pos = [], 0
+        for match in pattern.finditer(out):
+            pieces.append(out[pos:match.start()] + match.group(1))
+            pos = match.end()
+        rest = out[pos:].strip()
+        if pieces and rest and match.group(1).startswith(rest):  # the loop met the token limit
+            pos = len(out)
+        out = "".join(pieces) + out[pos:]
+    return out, out != text
 
 
 def guard_reason(segment: Mapping, *, vad: bool = False) -> str | None:
@@ -153,25 +167,34 @@ def weighted_confidence(segments: list[dict]) -> dict:
 #: beam 5 and temperature fallback, no VAD, no guard. ``make_asr("faster-whisper", **BASELINE)``.
 BASELINE = {"decoder": "transcribe", "beam_size": 5,
             "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "vad_filter": False, "guard": False}
-CHUNK_SECONDS = 28.0  # longest VAD group decoded in one window (plus PAD_SECONDS of silence <= 30)
+CHUNK_SECONDS = 28.0  # longest window Whisper can take (plus PAD_SECONDS of silence <= 30 s)
+#: Default longest window: VAD speech is grouped into windows of at most this many seconds. Short
+#: windows cost less per second of audio (the decoder attends to fewer encoder frames, the
+#: encoder's attention is quadratic) and short clips are one window either way.
+WINDOW_SECONDS = 10.0
 PAD_SECONDS = 1.0  # silence after each window, so that the decoder hears the speech end
 GRID_SECONDS = 2.0  # windows are padded up to a multiple of this: batch-mates never change a result
+#: Shortest padded window: with less silence after it Whisper loops on short clips (a 1-s "여보"
+#: padded to 2 s became "여보 여보 여보 여보", padded to 8 s "여보"; KEMDy, bench/asr_cer.py).
+MIN_WINDOW_SECONDS = 8.0
 TOKENS_PER_SECOND = 15  # cap on new tokens: a loop stops at 20 + 15 per second of audio
 
 
 def _grid_samples(seconds: float) -> int:
-    padded = min(30.0, GRID_SECONDS * np.ceil((seconds + PAD_SECONDS) / GRID_SECONDS))
+    padded = min(30.0, max(MIN_WINDOW_SECONDS,
+                           GRID_SECONDS * np.ceil((seconds + PAD_SECONDS) / GRID_SECONDS)))
     return int(padded * SAMPLE_RATE)
 
 
 class FasterWhisperASR:
     """Whisper (CTranslate2, int8, CPU) through faster-whisper; Korean by default.
 
-    The default decoder (``decoder="fast"``) is deterministic and cheap: Silero VAD (faster-whisper's
-    own) finds the speech, which is grouped into windows of at most 28 s; each window plus 1 s of
-    silence, padded to a 2-s grid (not to 30 s), is encoded and decoded with a fixed beam
-    (``beam_size`` 5; 1 is greedy), temperature 0 and no fallback, windows of the same size in batches of ``batch_size``
-    (``workers`` CTranslate2 workers decode batches in parallel). The hallucination guard
+    The default decoder (``decoder="fast"``) is deterministic and cheap: Silero VAD
+    (faster-whisper's own) finds the speech, grouped into windows of at most ``window_seconds``
+    (10 s; 28 at most); each window plus 1 s of silence, padded to a 2-s grid (at least 8 s, not
+    Whisper's 30 s), is encoded and decoded with a fixed beam (``beam_size`` 5; 1 is greedy),
+    temperature 0 and no fallback; windows of one size share batches of ``batch_size``, and
+    ``workers`` CTranslate2 workers decode batches in parallel. The hallucination guard
     (:func:`apply_guard`) trims loops and drops no-speech or repetitive segments.
     ``decoder="transcribe"`` is ``WhisperModel.transcribe`` with the given options (see
     :data:`BASELINE` for the old default).
@@ -187,6 +210,7 @@ class FasterWhisperASR:
                  beam_size: int = 5, temperature: float | Sequence[float] = 0.0,
                  vad_filter: bool = True, guard: bool = True, decoder: str = "fast",
                  batch_size: int = 8, workers: int = 1, timestamps: bool = False,
+                 window_seconds: float = WINDOW_SECONDS,
                  cpu_threads: int | None = None, **_: Any):
         if decoder not in ("fast", "transcribe"):
             raise ASRError(f"unknown faster-whisper decoder {decoder!r}: choose fast or transcribe")
@@ -204,6 +228,7 @@ class FasterWhisperASR:
         self.batch_size = max(1, int(batch_size))
         self.workers = max(1, int(workers))
         self.timestamps = bool(timestamps)
+        self.window_seconds = min(float(window_seconds), CHUNK_SECONDS)
         self.cpu_threads = cpu_threads
         self._model = None
         self._tokenizer = None
@@ -260,7 +285,8 @@ class FasterWhisperASR:
         """The decoding options, JSON-able (for bench results and model cards)."""
         return {"decoder": self.decoder, "beam_size": self.beam_size,
                 "temperature": self.temperature, "vad_filter": self.vad_filter,
-                "guard": self.guard, "batch_size": self.batch_size, "workers": self.workers}
+                "guard": self.guard, "batch_size": self.batch_size, "workers": self.workers,
+                "window_seconds": self.window_seconds}
 
     # ---------------------------------------------------------------- public entry points
 
@@ -309,13 +335,13 @@ class FasterWhisperASR:
     def _speech_windows(self, clip: np.ndarray, name: str) -> tuple[list[tuple[int, int]], float | None]:
         """``[(start, end)]`` sample ranges to decode (VAD speech grouped into <= 28-s windows)
         and the seconds of speech found (None without VAD)."""
-        limit = int(CHUNK_SECONDS * SAMPLE_RATE)
+        limit = int(self.window_seconds * SAMPLE_RATE)
         if not self.vad_filter:
             return [(s, min(s + limit, clip.size)) for s in range(0, clip.size, limit)], None
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         try:
-            spans = get_speech_timestamps(clip, VadOptions(max_speech_duration_s=CHUNK_SECONDS))
+            spans = get_speech_timestamps(clip, VadOptions(max_speech_duration_s=self.window_seconds))
         except Exception as exc:
             raise ASRError(f"the VAD failed on {name}: {exc}") from exc
         seconds = sum(s["end"] - s["start"] for s in spans) / SAMPLE_RATE

@@ -162,6 +162,9 @@ def test_guard_trims_loops_and_drops_hallucinations():
     assert kept[0]["text"] == "좋아할 것 같고요. 파랑" and "trimmed" in dropped[0]["reason"]
     kept, dropped = asr.apply_guard([{**seg, "text": "으으으으으으으으으 에어 아이구"}])
     assert asr.trim_repetition("네 네 네 네") == ("네 네 네 네", False)  # people say that
+    # a phrase said again and again, cut where the token limit stopped it (seen on a 1.8-s clip)
+    assert asr.trim_repetition("손이랑 왜 싸웠어? 손이랑 왜 싸웠어? 손이랑 왜") == ("손이랑 왜 싸웠어?", True)
+    assert asr.trim_repetition("아니 아니 그게 아니라")[1] is False
     assert kept[0]["text"] == "으 에어 아이구"
     silent = {**seg, "text": "감사합니다", "avg_logprob": -1.4, "no_speech_prob": 0.95}
     kept, dropped = asr.apply_guard([silent, {**seg, "text": "네 맞아요"}])
@@ -210,7 +213,7 @@ def test_baseline_decoding_stays_reachable_and_options_are_checked():
     assert old.options()["decoder"] == "transcribe" and old.options()["beam_size"] == 5
     assert make_asr("faster-whisper").options() == {
         "decoder": "fast", "beam_size": 5, "temperature": [0.0], "vad_filter": True,
-        "guard": True, "batch_size": 8, "workers": 1}
+        "guard": True, "batch_size": 8, "workers": 1, "window_seconds": 10.0}
     with pytest.raises(ASRError, match="deterministic"):
         make_asr("faster-whisper", temperature=(0.0, 0.2))
     with pytest.raises(ASRError, match="unknown faster-whisper decoder"):
@@ -233,3 +236,10 @@ def test_recognizer_transcribes_a_batch_in_one_call(espeak_clip, real_corpora, m
                                        transcribe=True)
     assert calls == [2]
     assert [r["transcript"] for r in results] == alone + ["좋아요"]
+
+
+def test_two_decoding_workers_give_the_same_transcripts(default_asr, espeak_clip, real_corpora):
+    clips = [_real_clip(real_corpora), espeak_clip, _real_clip(real_corpora)[: 16000 * 2]]
+    pooled = make_asr("faster-whisper", workers=2, batch_size=1)  # 3 batches over 2 workers
+    assert [t.text for t in pooled.transcribe_batch(clips)] == \
+        [t.text for t in default_asr.transcribe_batch(clips)]
