@@ -47,12 +47,22 @@ def quantize_int8(src: Path, dst: Path, op_types: Sequence[str] = ("MatMul", "Ge
 LAYOUT_OPS = ("Slice", "Reshape", "Concat")
 
 
+def _drop_unread_layouts(nodes: list, outputs: set[str]) -> list:
+    """``nodes`` without the layout nodes (and those feeding only them) that nothing reads."""
+    while True:
+        read = {name for n in nodes for name in n.input} | outputs
+        dead = [n for n in nodes if n.op_type in LAYOUT_OPS and not any(o in read for o in n.output)]
+        if not dead:
+            return nodes
+        nodes = [n for n in nodes if n not in dead]
+
+
 def share_input_quantization(path: Path) -> int:
     """Quantise a tensor once, before the slices, reshapes and concatenations that lay it out
     for quantised MatMuls, instead of quantising each laid-out copy.
 
     ``quantize_dynamic`` quantises each MatMul's own input: a convolution rewritten as a MatMul
-    (see ``_matmul_feature_encoder``) then copies float frames into its input and quantises that.
+    (see :func:`emoens.onnx.rewrites.matmul_feature_encoder`) then copies float frames into its input and quantises that.
     Here a ``DynamicQuantizeLinear`` whose input is made from one tensor X by Slice/Reshape/Concat
     nodes (read by nothing else) is replaced by X quantised once and the same layout done on the
     int8 tensor (a quarter of the bytes to copy; the scale from X's whole range), where that
@@ -118,14 +128,7 @@ def share_input_quantization(path: Path) -> int:
     for n in nodes:
         n.input[:] = [rename.get(name, name) for name in n.input]
         new_nodes.extend(in_place_of.get(id(n), [n]))
-    # drop the float layouts nothing reads any more
-    outputs = {o.name for o in model.graph.output}
-    while True:
-        read = {name for n in new_nodes for name in n.input} | outputs
-        dead = [n for n in new_nodes if n.op_type in LAYOUT_OPS and not any(o in read for o in n.output)]
-        if not dead:
-            break
-        new_nodes = [n for n in new_nodes if n not in dead]
+    new_nodes = _drop_unread_layouts(new_nodes, {o.name for o in model.graph.output})
     del model.graph.node[:]
     model.graph.node.extend(new_nodes)
     onnx.save(model, str(path))
