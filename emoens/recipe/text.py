@@ -335,7 +335,7 @@ class TextEmotionClassifier(BaseEstimator, ClassifierMixin):
 
 # stage 1: C x one weight for every source (+ no extra text); stage 2: each source dropped / up-weighted
 C_GRID = (0.3, 1.0, 3.0)
-WEIGHT_GRID = (0.3, 1.0, 3.0)
+WEIGHT_GRID = (0.1, 0.3, 1.0)
 SELECTION = ("mean of (a) KEMDy19 improvised macro-F1 (out-of-fold, folds grouped by dialogue) and "
              "(b) the mean macro-F1 over the text corpora, each held out in turn (leave-one-source-out)")
 
@@ -390,13 +390,14 @@ def _row(params: Mapping, scores: Mapping) -> dict:
 
 def select_text_params(kemdy: pd.DataFrame, corpora: pd.DataFrame, *, encoder: str = "use",
                        c_grid: Sequence[float] = C_GRID, weight_grid: Sequence[float] = WEIGHT_GRID,
-                       n_splits: int = 3, holdout_per_class: int = 300, log=log.info,
-                       **fixed) -> tuple[dict, pd.DataFrame]:
+                       n_splits: int = 3, holdout_per_class: int = 300, stage2: bool = True,
+                       log=log.info, **fixed) -> tuple[dict, pd.DataFrame]:
     """(chosen estimator params, table of every candidate's held-out macro-F1) by :data:`SELECTION`.
 
     ``kemdy``: speech rows with ``text``, ``label``, ``group`` (dialogue), ``style``, ``corpus``;
     ``corpora``: :func:`load_text_corpora`. Stage 1 tries ``c_grid`` x one weight for all sources
-    (and no extra text); stage 2 drops each source or triples its weight, kept if it helps.
+    (and no extra text); stage 2 (``stage2``) drops each source or triples its weight, kept if it
+    helps. Each candidate costs ``n_splits`` + one fit per source.
     """
     sources = sorted(corpora["source"].unique()) if len(corpora) else []
     rows, seen = [], {}
@@ -417,7 +418,7 @@ def select_text_params(kemdy: pd.DataFrame, corpora: pd.DataFrame, *, encoder: s
             trial(C, {s: w for s in sources})
         trial(C, {s: 0.0 for s in sources})
     best = max(seen.values(), key=lambda v: v[0])
-    for source in sources:  # stage 2: one source at a time, from the best so far
+    for source in sources if stage2 else ():  # stage 2: one source at a time, from the best so far
         for factor in (0.0, 3.0):
             weights = dict(best[1]["extra_weights"])
             weights[source] = weights[source] * factor
