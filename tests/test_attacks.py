@@ -490,3 +490,252 @@ def test_full_disk_is_one_line(predict_cli, tmp_path, capsys, monkeypatch):
     assert predict_cli(clip, "--out", tmp_path / "o.csv") == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- the hosted app
+
+
+class Browser:
+    """Calls events the way the page does: upload, ``queue/join`` with ``fn_index`` and
+    ``trigger_id``, then the ``queue/data`` event stream of its session."""
+
+    def __init__(self, url: str, source: str | None = None):
+        import uuid
+
+        import httpx
+
+        transport = httpx.HTTPTransport(local_address=source) if source else None
+        self.http = httpx.Client(base_url=url + "gradio_api", timeout=300, transport=transport)
+        self.session = uuid.uuid4().hex[:11]
+
+    def upload(self, path: Path) -> dict:
+        with open(path, "rb") as handle:
+            names = self.http.post("/upload", files={"files": (path.name, handle)}).json()
+        return {"path": names[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
+
+    def join(self, dep: dict, data: list, event_data=None) -> dict:
+        body = {"data": data, "event_data": event_data, "fn_index": dep["id"],
+                "trigger_id": dep["targets"][0][0], "session_hash": self.session}
+        return self.http.post("/queue/join", json=body).json()
+
+    def call(self, dep: dict, data: list, event_data=None) -> list[dict]:
+        """Every message of the stream until this call completes."""
+        import json
+
+        answer = self.join(dep, data, event_data)
+        if not answer.get("event_id"):
+            return [{"msg": "refused", "detail": answer}]
+        messages = []
+        with self.http.stream("GET", "/queue/data", params={"session_hash": self.session}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    messages.append(json.loads(line[5:]))
+                    if messages[-1].get("msg") in ("process_completed", "close_stream"):
+                        break
+        return messages
+
+
+@pytest.fixture(scope="module")
+def hosted_app(app_recognizer):
+    """The app as an operator would host it: ``GRADIO_SERVER_NAME=0.0.0.0``, default settings
+    (from the environment), served on all addresses; clients connect to 127.0.0.1."""
+    import os
+
+    from emoens.ui import build_demo, launch_kwargs
+    from emoens.ui.config import Settings
+    from tests.fixtures.app import free_port
+
+    saved = {k: os.environ.pop(k, None) for k in ("GRADIO_SERVER_NAME", "EMOENS_LOCAL_PATHS",
+                                                   "SPACE_ID", "EMOENS_DATA_ROOT")}
+    os.environ["GRADIO_SERVER_NAME"] = "0.0.0.0"
+    try:
+        settings = Settings.from_env()
+        kwargs = launch_kwargs(settings)
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
+    assert kwargs["server_name"] == "0.0.0.0" and settings.local_paths is False
+    demo = build_demo(app_recognizer, settings)
+    kwargs["server_port"] = free_port()
+    demo.launch(**kwargs, prevent_thread_lock=True, quiet=True)
+    try:
+        from types import SimpleNamespace
+
+        config = demo.get_config_file()
+        types = {c["id"]: c["type"] for c in config["components"]}
+        yield SimpleNamespace(url=f"http://127.0.0.1:{kwargs['server_port']}/", demo=demo,
+                              settings=settings, deps=config["dependencies"], types=types)
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def secrets(tmp_path_factory) -> dict:
+    """Server files no visitor uploaded: a corpus-like clip, a manifest naming it, repo files."""
+    root = tmp_path_factory.mktemp("server_only")
+    clip = write_wav(root / "licensed_clip.wav", tone(1.5, freq=440.0))
+    manifest = root / "manifest.csv"
+    manifest.write_text(f"utt_id,audio_path,label,text\nsecret_001,{clip},happy,비밀\n")
+    files = {"clip": clip, "manifest": manifest, "git_config": REPO / ".git" / "config",
+             "app": REPO / "app.py", "passwd": Path("/etc/passwd"),
+             "pyvenv": REPO / ".venv" / "pyvenv.cfg"}
+    return {k: v for k, v in files.items() if v.exists()}
+
+
+@pytest.fixture
+def decode_spy(monkeypatch):
+    """Every path the server decodes or reads audio headers of."""
+    import emoens.audio as audio
+
+    seen: list[str] = []
+    real_load, real_duration = audio._load_path, audio.audio_duration
+    monkeypatch.setattr(audio, "_load_path", lambda p, *a, **k: seen.append(str(p)) or real_load(p, *a, **k))
+    monkeypatch.setattr(audio, "audio_duration", lambda p: seen.append(str(p)) or real_duration(p))
+    return seen
+
+
+def _hostile_values(kind: str, path: str) -> list:
+    """What a page could send for a component of ``kind``, naming ``path``."""
+    filedata = {"path": path, "orig_name": Path(path).name, "meta": {"_type": "gradio.FileData"}}
+    table = {"headers": ["utt_id", "audio_path"], "data": [["x", path]], "metadata": None}
+    return {"audio": [filedata, path], "file": [[filedata], filedata, [path]], "state": [None, path],
+            "dataframe": [table], "checkboxgroup": [[path]], "dropdown": [path],
+            "dataset": [0, path], "textbox": [path], "checkbox": [True], "slider": [0.5]}.get(kind, [path])
+
+
+def _leaks(messages: list[dict], browser: Browser, secrets: dict) -> list[str]:
+    """What of the secrets came back: their text, a file value naming them, or their bytes
+    behind a URL (an error quoting the path the caller sent is not a leak)."""
+    import json
+    import re
+
+    text = json.dumps(messages, ensure_ascii=False)
+    found = []
+    for name, path in secrets.items():
+        if re.search(r'"(path|url|value)": "[^"]*' + re.escape(path.name) + '"', text):
+            found.append(f"{name}: a file value names it")
+        snippet = path.read_bytes()[:60].decode("utf-8", "ignore").strip()
+        if len(snippet) > 20 and snippet in text:
+            found.append(f"{name}: content in the answer")
+    for url in set(re.findall(r'"url": "([^"]+)"', text)):
+        body = browser.http.get(url.split("/gradio_api", 1)[-1]).content
+        for name, path in secrets.items():
+            if body and body == path.read_bytes():
+                found.append(f"{name}: served at {url}")
+    return found
+
+
+def _answer(messages: list[dict], path: str) -> str:
+    """The outputs of a call with ``path`` written as P and timings and ids dropped."""
+    import json
+
+    def clean(value):
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()
+                    if k not in ("event_id", "duration", "average_duration", "avg_time", "eta",
+                                 "cache_duration", "rank_eta", "queue_size", "rank")}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps(clean(messages), ensure_ascii=False).replace(path, "P")
+
+
+def test_no_event_returns_decodes_or_serves_a_server_file(hosted_app, secrets, decode_spy):
+    """Every event, public and private, called as the page calls it, with a server path in every
+    input slot (and in the select-event data): nothing of the file comes back, nothing is decoded,
+    and the answer is the same as for a path that does not exist (existence is not revealed)."""
+    import itertools
+
+    calls, problems = 0, []
+    for dep, (name, path) in itertools.product(hosted_app.deps, secrets.items()):
+        kinds = [hosted_app.types.get(i, "") for i in dep["inputs"]]
+        ghost = path.with_name("no_such_" + path.name)
+        variants = list(itertools.product(*[range(len(_hostile_values(k, ""))) for k in kinds]))[:8]
+        for choice in variants or [()]:
+            answers = []
+            for target in (path, ghost):
+                data = [_hostile_values(k, str(target))[c] for k, c in zip(kinds, choice)]
+                event_data = {"index": [0, 0], "value": str(target), "row_value": [str(target)] * 2,
+                              "selected": True}
+                browser = Browser(hosted_app.url)
+                messages = browser.call(dep, data, event_data)
+                calls += 1
+                answers.append(_answer(messages, str(target)))
+                problems += [f"event {dep['id']} ({dep.get('api_name')}) <- {name}: {leak}"
+                             for leak in _leaks(messages, browser, secrets)]
+            if answers[0] != answers[1]:
+                problems.append(f"event {dep['id']} ({dep.get('api_name')}) <- {name}: the answer "
+                                f"tells the file exists: {answers[0][:300]} vs {answers[1][:300]}")
+    assert calls > 100
+    assert problems == [], "\n".join(problems[:30])
+    assert not [p for p in decode_spy if any(str(s) in p for s in secrets.values())]
+
+
+def test_an_uploaded_manifest_cannot_name_server_audio(hosted_app, secrets, decode_spy):
+    """Compare and Explore with an *uploaded* manifest whose audio_path is a server file: not
+    analysed, not listed as present, not played; the message does not tell that it exists."""
+    import json
+
+    from emoens.ui.paths import NOT_ALLOWED
+
+    by_name = {d.get("api_name"): d for d in hosted_app.deps}
+    browser = Browser(hosted_app.url)
+    manifest = browser.upload(secrets["manifest"])
+    missing = secrets["manifest"].parent / "ghost.csv"
+    missing.write_text(secrets["manifest"].read_text().replace("licensed_clip", "no_such_clip"))
+    answers = []
+    for upload in (manifest, browser.upload(missing)):
+        compare = browser.call(by_name["on_compare"], [[upload], "", False])
+        answers.append(json.dumps(compare, ensure_ascii=False))
+        assert _leaks(compare, browser, secrets) == []
+    assert NOT_ALLOWED in answers[0] and NOT_ALLOWED in answers[1]
+    # Explore: load it, list the class, click the utterance
+    browser.call(by_name["on_load"], [None, "", manifest])
+    listed = browser.call(by_name["on_counts_select"], [None, [], [], [], []],
+                          {"index": [3, 0], "value": "기쁨 happy", "row_value": ["기쁨 happy"]})
+    text = json.dumps(listed, ensure_ascii=False)
+    assert "secret_001" in text and str(secrets["clip"]) not in text
+    tables = [v for m in listed if m.get("msg") == "process_completed"
+              for v in m["output"]["data"] if isinstance(v, dict) and "on_disk" in v.get("headers", [])]
+    assert tables and [row[tables[0]["headers"].index("on_disk")] for row in tables[0]["data"]] == [False]
+    assert "audio_path" not in tables[0]["headers"]
+    played = browser.call(by_name["on_play"], [None], {"index": [0, 0], "value": "secret_001"})
+    assert _leaks(played, browser, secrets) == []
+    assert not [p for p in decode_spy if str(secrets["clip"]) in p]
+
+
+def test_local_paths_policy():
+    import os
+
+    from emoens.ui.config import Settings, UIError
+    from emoens.ui.paths import NOT_ALLOWED, ServerPaths
+
+    def settings(**env):
+        saved = dict(os.environ)
+        for key in ("GRADIO_SERVER_NAME", "EMOENS_LOCAL_PATHS", "SPACE_ID", "EMOENS_DATA_ROOT"):
+            os.environ.pop(key, None)
+        os.environ.update(env)
+        try:
+            return Settings.from_env()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    assert settings().local_paths is True  # loopback by default
+    assert settings(GRADIO_SERVER_NAME="0.0.0.0").local_paths is False
+    assert settings(SPACE_ID="x/y").local_paths is False
+    with pytest.raises(UIError, match="needs EMOENS_DATA_ROOT"):
+        settings(GRADIO_SERVER_NAME="0.0.0.0", EMOENS_LOCAL_PATHS="1")
+    opted = settings(GRADIO_SERVER_NAME="0.0.0.0", EMOENS_LOCAL_PATHS="1", EMOENS_DATA_ROOT=str(REPO / "tests"))
+    paths = ServerPaths.of(opted)
+    assert paths.file(REPO / "tests" / "conftest.py").name == "conftest.py"
+    messages = set()
+    for outside in (REPO / "app.py", REPO / "tests" / ".." / "app.py", Path("/etc/passwd"),
+                    Path("/no/such/file"), REPO / "tests" / "no_such.csv"):
+        with pytest.raises(UIError) as info:
+            paths.file(outside)
+        messages.add(str(info.value))
+    assert messages == {NOT_ALLOWED}  # one message: existence is not revealed

@@ -58,13 +58,18 @@ def decode_input(audio: Any, settings: Settings) -> np.ndarray:
 
 
 def analyze(recognizer, audio: Any, text: str | None, settings: Settings,
-            transcribe: bool | None = None) -> dict:
-    """Check and decode ``audio``, then return ``recognizer.analyze()``'s result unchanged."""
+            transcribe: bool | None = None, gate=None) -> dict:
+    """Check and decode ``audio``, then return ``recognizer.analyze()``'s result unchanged.
+
+    ``gate(seconds)``: a context manager held while the models run (the app's lanes)."""
+    import contextlib
+
     from emoens.audio import SAMPLE_RATE
 
     samples = decode_input(audio, settings)
     text = (text or "").strip() or None
-    return recognizer.analyze((SAMPLE_RATE, samples), text=text, transcribe=transcribe)
+    with gate(samples.size / SAMPLE_RATE) if gate is not None else contextlib.nullcontext():
+        return recognizer.analyze((SAMPLE_RATE, samples), text=text, transcribe=transcribe)
 
 
 # --------------------------------------------------------------------------- reading results
@@ -225,7 +230,9 @@ def rescore_text(recognizer, result: Mapping, text: str) -> dict:
     def as_dict(row) -> dict[str, float]:
         return {lb: float(p) for lb, p in zip(LABELS, np.asarray(row, dtype=float))}
 
-    text = (text or "").strip()
+    from emoens.text import limit_transcript
+
+    text, _ = limit_transcript((text or "").strip())
     members = dict(result.get("members") or {})
     probas = {n: (None if not m.get("proba") else [m["proba"][lb] for lb in LABELS])
               for n, m in members.items() if m.get("modality") == "speech"}
@@ -272,7 +279,8 @@ def audio_seconds(audio: Any) -> float:
     try:
         import soundfile as sf
 
-        return float(sf.info(path).duration)
+        info = sf.info(path)
+        return float(info.duration) if 0 < info.frames < 2 ** 62 else 0.0  # no length: unknown
     except Exception:  # noqa: BLE001 - only a progress hint; decoding reports real problems
         return 0.0
 
@@ -287,6 +295,8 @@ def cut_segment(path: str, start: float, end: float, settings: Settings) -> Path
 
     samples = decode_input(path, settings)
     part = samples[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
-    out = Path(tempfile.mkdtemp(prefix="emoens-")) / f"segment_{start:.0f}-{end:.0f}s.wav"
+    from emoens.ui.fair import result_dir
+
+    out = result_dir() / f"segment_{start:.0f}-{end:.0f}s.wav"
     sf.write(str(out), part, SAMPLE_RATE, subtype="PCM_16")
     return out

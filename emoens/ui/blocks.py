@@ -10,7 +10,7 @@ from typing import Any
 import gradio as gr
 
 from emoens.ui import model as M
-from emoens.ui import tab_analyze, tab_compare, tab_explore, tab_model
+from emoens.ui import fair, tab_analyze, tab_compare, tab_explore, tab_model
 from emoens.ui.common import CSS, I18N, JS, TITLE, Context, theme
 from emoens.ui.text_ko import both
 from emoens.ui.config import Settings
@@ -37,8 +37,10 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
         recognizer = load_recognizer(settings.bundle)
     directory = M.bundle_dir(recognizer, settings.bundle)
     spec, card = M.read_bundle(directory)
-    ctx = Context(recognizer=recognizer, settings=settings, spec=spec, card=card, directory=directory)
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    ctx = Context(recognizer=recognizer, settings=settings, spec=spec, card=card, directory=directory,
+                  lanes=fair.Lanes(settings.long_seconds, settings.concurrency))
+    # delete_cache: uploads (and gradio's copies of outputs) older than an hour go, every 10 min.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{both('intro')}")
         with gr.Tabs():
             with gr.Tab("분석 Analyze", id="analyze"):
@@ -50,6 +52,7 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
             with gr.Tab("모델 Model", id="model"):
                 tab_model.build(ctx)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    fair.install(demo, settings.per_client)  # at most per_client analyses per visitor at a time
     return demo
 
 
@@ -64,6 +67,8 @@ def launch_kwargs(settings: Settings | None = None) -> dict:
         "theme": theme(),
         "css": CSS,
         "js": JS,
-        "show_error": True,
+        # gr.Error messages (ours, one line, no server path) are shown; other exceptions, whose
+        # text may name server folders (gradio's own file checks do), are not.
+        "show_error": False,
         "i18n": I18N,
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -67,6 +66,7 @@ class Context:
 
     recognizer: Any
     settings: Settings
+    lanes: Any = None  # emoens.ui.fair.Lanes: the short and long lanes analyses run in
     spec: dict = field(default_factory=dict)
     card: str = ""
     directory: Path | None = None
@@ -124,8 +124,10 @@ def message(exc: BaseException) -> str:
 
 
 def download_dir() -> Path:
-    """A fresh folder for one download file."""
-    return Path(tempfile.mkdtemp(prefix="emoens-"))
+    """A fresh folder for one download file (folders older than an hour are swept)."""
+    from emoens.ui.fair import result_dir
+
+    return result_dir()
 
 
 def theme() -> gr.themes.Base:

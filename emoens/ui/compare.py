@@ -27,6 +27,7 @@ class Item:
     audio: str
     text: str | None = None
     label: str | None = None
+    error: str | None = None  # set: not analysed, this is its status (e.g. a server file not allowed)
 
 
 TEXT_SUFFIXES = {".txt"}
@@ -97,6 +98,17 @@ def model_probs(result: Mapping) -> dict[str, Mapping[str, float] | None]:
     return out
 
 
+def _seconds(path: str) -> float:
+    """An input's length from its header, for the per-request budget (0 when it cannot be told:
+    decoding then reports what is wrong)."""
+    from emoens.audio import audio_duration
+
+    try:
+        return float(audio_duration(path))
+    except Exception:  # noqa: BLE001
+        return 0.0
+
+
 def run_compare(recognizer, items: Sequence[Item], settings: Settings, *, transcribe: bool | None = False,
                 progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Analyze every item; one row per item with each model's label, confidence and probabilities.
@@ -108,11 +120,20 @@ def run_compare(recognizer, items: Sequence[Item], settings: Settings, *, transc
     if len(items) > settings.max_compare:
         raise UIError(f"{len(items)} utterances given; at most {settings.max_compare} per run "
                       "(EMOENS_MAX_COMPARE)")
-    rows = []
+    rows, work = [], 0.0
     for i, item in enumerate(items):
         if progress is not None:
             progress(i, len(items))
         row: dict = {"utterance": item.name, "true": item.label or "", "transcript": item.text or ""}
+        if item.error is not None:
+            rows.append({**row, "status": item.error})
+            continue
+        seconds = _seconds(item.audio)
+        if work + seconds > settings.max_work_seconds:
+            rows.append({**row, "status": f"not analysed: this run reached its {settings.max_work_seconds:g} s "
+                                          "of audio (the limit per request)"})
+            continue
+        work += seconds
         try:
             result = analyze(recognizer, item.audio, item.text, settings,
                              transcribe=transcribe if item.text is None else False)

@@ -48,6 +48,10 @@ class Settings:
     queue_size: int = 64               # EMOENS_QUEUE_SIZE: waiting requests before "queue full"
     max_compare: int = 200             # EMOENS_MAX_COMPARE: utterances per Compare run
     local_paths: bool = True           # EMOENS_LOCAL_PATHS: allow manifests given as server paths
+    data_root: str | None = None       # EMOENS_DATA_ROOT: the folder server paths must lie in
+    per_client: int = 2                # EMOENS_PER_CLIENT: analyses one client may have queued/running
+    long_seconds: float = 30.0         # EMOENS_LONG_SECONDS: longer clips (and Compare) use the long lane
+    max_work_seconds: float = 1800.0   # EMOENS_MAX_WORK_SECONDS: audio analysed per request (Compare)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -60,6 +64,22 @@ class Settings:
             concurrency=int(_env_float("EMOENS_CONCURRENCY", cls.concurrency)),
             queue_size=int(_env_float("EMOENS_QUEUE_SIZE", cls.queue_size)),
             max_compare=int(_env_float("EMOENS_MAX_COMPARE", cls.max_compare)),
-            # On a public Space, reading arbitrary server paths is off unless asked for.
-            local_paths=_env_flag("EMOENS_LOCAL_PATHS", not on_spaces),
+            **_server_paths_from_env(on_spaces),
+            per_client=int(_env_float("EMOENS_PER_CLIENT", cls.per_client)),
+            long_seconds=_env_float("EMOENS_LONG_SECONDS", cls.long_seconds),
+            max_work_seconds=_env_float("EMOENS_MAX_WORK_SECONDS", cls.max_work_seconds),
         )
+
+
+def _server_paths_from_env(on_spaces: bool) -> dict:
+    """Server paths: on by default only on loopback and off Spaces; opting in on a network address
+    needs ``EMOENS_DATA_ROOT``."""
+    from emoens.ui.paths import listens_on_loopback_only
+
+    loopback = listens_on_loopback_only() and not on_spaces
+    enabled = _env_flag("EMOENS_LOCAL_PATHS", loopback)
+    root = os.environ.get("EMOENS_DATA_ROOT", "").strip() or None
+    if enabled and not loopback and root is None:
+        raise UIError("EMOENS_LOCAL_PATHS=1 on a network address needs EMOENS_DATA_ROOT: the folder "
+                      "that manifests and their audio must lie in")
+    return {"local_paths": enabled, "data_root": root}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,6 +12,7 @@ from emoens.ui import compare as C
 from emoens.ui.charts import confusion_figure, empty_figure
 from emoens.ui.common import Context, bind, download_dir, message, t
 from emoens.ui.config import UIError
+from emoens.ui.paths import ServerPaths
 from emoens.ui.text_ko import both
 
 
@@ -19,14 +21,26 @@ def collect_items(ctx: Context, files, manifest_path) -> list[C.Item]:
     items = []
     manifests = [f for f in files or [] if Path(f).suffix.lower() in C.MANIFEST_SUFFIXES]
     audio = [f for f in files or [] if Path(f).suffix.lower() not in C.MANIFEST_SUFFIXES]
+    paths = ServerPaths.of(ctx.settings)
     for f in manifests:
-        items += C.items_from_manifest(C.read_manifest_frame(f))
+        items += _allowed(paths, C.items_from_manifest(C.read_manifest_frame(f)))
     items += C.items_from_files(audio)
     if manifest_path and manifest_path.strip():
-        if not ctx.settings.local_paths:
-            raise UIError("manifest paths on the server are disabled here: upload the manifest instead")
-        items += C.items_from_manifest(C.read_manifest_frame(manifest_path.strip()))
+        real = paths.file(manifest_path)  # NOT_ALLOWED, whether or not it exists
+        items += _allowed(paths, C.items_from_manifest(C.read_manifest_frame(real)))
     return items
+
+
+def _allowed(paths: ServerPaths, items: list[C.Item]) -> list[C.Item]:
+    """A manifest's rows name server files: each is analysed only when it is an allowed file,
+    else its row says NOT_ALLOWED (the same message for a missing and a forbidden file)."""
+    out = []
+    for item in items:
+        try:
+            out.append(dataclasses.replace(item, audio=str(paths.file(item.audio))))
+        except UIError as exc:
+            out.append(dataclasses.replace(item, error=str(exc)))
+    return out
 
 
 def _csv_name(files, manifest_path) -> str:
@@ -40,14 +54,27 @@ def _csv_name(files, manifest_path) -> str:
     return f"{stem or 'emoens'}_compare.csv" if stem else "emoens_compare.csv"
 
 
-def on_compare(ui, files, manifest_path, transcribe, progress=gr.Progress()) -> dict:
-    """Compare button: every utterance through every model; table, metrics, confusion, CSV."""
+def on_compare(ui, files, manifest_path, transcribe, progress=gr.Progress(),
+               request: gr.Request = None) -> dict:
+    """Compare button: every utterance through every model; table, metrics, confusion, CSV.
+
+    A Compare run is long work: it runs in the long lane and stops between utterances when its
+    page was closed."""
+    from emoens.ui.fair import CANCELLED, client_alive
+
     ctx = ui.ctx
+    session = getattr(request, "session_hash", None)
+
+    def step(i, n):
+        if not client_alive(session):
+            raise UIError(CANCELLED)
+        progress((i, n), desc="분석 중 · analysing", unit="files")
+
     try:
         items = collect_items(ctx, files, manifest_path)
-        frame = C.run_compare(ctx.recognizer, items, ctx.settings,
-                              transcribe=None if transcribe and ctx.has_asr else False,
-                              progress=lambda i, n: progress((i, n), desc="분석 중 · analysing", unit="files"))
+        with ctx.lanes.slot(float("inf"), lambda: client_alive(session)) if ctx.lanes else _nothing():
+            frame = C.run_compare(ctx.recognizer, items, ctx.settings,
+                                  transcribe=None if transcribe and ctx.has_asr else False, progress=step)
     except Exception as exc:  # noqa: BLE001
         text = message(exc)
         gr.Warning(text)
@@ -69,6 +96,12 @@ def on_compare(ui, files, manifest_path, transcribe, progress=gr.Progress()) -> 
             ui.confusion: figure, ui.download: gr.update(value=str(csv_path), visible=True)}
 
 
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
 def build(ctx: Context) -> SimpleNamespace:
     """The tab's components (inside the current ``gr.Tab``) and their events."""
     ui = SimpleNamespace(ctx=ctx)
@@ -86,5 +119,5 @@ def build(ctx: Context) -> SimpleNamespace:
     ui.download = gr.DownloadButton(t("download_csv"), visible=False, elem_id="compare-download")
     ui.button.click(bind(on_compare, ui), [ui.files, ui.path, ui.transcribe],
                     [ui.status, ui.table, ui.metrics, ui.confusion, ui.download],
-                    api_visibility="private", concurrency_id="analyze")
+                    api_visibility="private", concurrency_id="analyze", concurrency_limit=None)
     return ui

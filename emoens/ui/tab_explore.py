@@ -13,6 +13,7 @@ from emoens.ui import explore as E
 from emoens.ui.common import Context, bind, message, t
 from emoens.ui.compare import read_manifest_frame
 from emoens.ui.config import STATS_DIR, UIError
+from emoens.ui.paths import ServerPaths
 from emoens.ui.text_ko import both
 
 
@@ -21,9 +22,8 @@ def load_state(ui, choice, path, upload) -> dict:
     if upload:
         return {"frame": read_manifest_frame(upload), "source": Path(upload).name}
     if path and path.strip():
-        if not ui.ctx.settings.local_paths:
-            raise UIError("manifest paths on the server are disabled here: upload the manifest instead")
-        return {"frame": read_manifest_frame(path.strip()), "source": Path(path.strip()).name}
+        real = ServerPaths.of(ui.ctx.settings).file(path)  # NOT_ALLOWED, whether or not it exists
+        return {"frame": read_manifest_frame(real), "source": real.name}
     chosen = [f for f in ui.stats_files if f.name == choice]
     if chosen:
         return {"frame": None, "stats": E.read_stats(chosen[0]), "source": f"{chosen[0].name} (내장 · bundled)"}
@@ -81,8 +81,11 @@ def _list_class(ui, state, selected, label) -> dict:
         gr.Info("내장 통계에는 개수만 있습니다: 발화 목록은 매니페스트를 불러오세요 · "
                 "bundled statistics hold counts only: load a manifest to list its utterances")
         return {}
-    listing = E.utterances_of(E.apply_filters(state["frame"], dict(zip(E.FILTER_COLUMNS, selected))), label)
-    return {ui.listing: listing, ui.player: gr.update(value=None)}
+    listing = E.utterances_of(E.apply_filters(state["frame"], dict(zip(E.FILTER_COLUMNS, selected))), label,
+                              exists=ServerPaths.of(ui.ctx.settings).exists)
+    # The paths stay on the server (listing_state); the page gets the table without them.
+    return {ui.listing: listing.drop(columns="audio_path"), ui.listing_state: listing,
+            ui.player: gr.update(value=None)}
 
 
 def on_counts_select(ui, state, corpus, split, style, gender, evt: gr.SelectData) -> dict:
@@ -104,15 +107,23 @@ def on_bar(ui, state, corpus, split, style, gender, label) -> dict:
 
 
 def on_play(ui, listing, evt: gr.SelectData) -> dict:
-    """An utterance of the listing clicked: play it when its audio is on this machine."""
-    if listing is None or evt.index is None:
+    """An utterance of the listing clicked: play it when its audio is an allowed server file.
+
+    ``listing`` is the server-side state of the last listing (never the table the page sends);
+    the audio is decoded here and sent as samples, so no server file is ever served."""
+    from emoens.audio import SAMPLE_RATE, load_audio
+
+    index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    if listing is None or not isinstance(index, int) or not 0 <= index < len(listing):
         return {}
-    row = pd.DataFrame(listing).iloc[evt.index[0]]
-    path = Path(str(row["audio_path"]))
-    if not path.is_file():
-        gr.Warning(f"{row['utt_id']}의 음성이 이 서버에 없습니다 · the audio of {row['utt_id']} is not on this machine")
+    row = pd.DataFrame(listing).iloc[index]
+    try:
+        path = ServerPaths.of(ui.ctx.settings).file(row["audio_path"])
+        samples = load_audio(path, max_seconds=ui.ctx.settings.max_audio_seconds, name=str(row["utt_id"]))
+    except Exception as exc:  # noqa: BLE001
+        gr.Warning(message(exc))
         return {ui.player: gr.update(value=None)}
-    return {ui.player: gr.update(value=str(path), label=str(row["utt_id"]))}
+    return {ui.player: gr.update(value=(SAMPLE_RATE, samples), label=str(row["utt_id"]))}
 
 
 def build(ctx: Context, demo: gr.Blocks) -> SimpleNamespace:
@@ -132,6 +143,7 @@ def build(ctx: Context, demo: gr.Blocks) -> SimpleNamespace:
     ui.distribution = gr.Plot(label=t("distribution"), elem_id="distribution")
     ui.counts = gr.Dataframe(label=t("counts"), interactive=False, elem_id="counts-table")
     ui.listing = gr.Dataframe(label=t("listing"), interactive=False, elem_id="listing", wrap=True)
+    ui.listing_state = gr.State()  # the listing with its audio paths, kept on the server
     ui.player = gr.Audio(label=t("player"), interactive=False)
     with gr.Row():
         ui.durations = gr.Plot(label=t("durations"))
@@ -150,10 +162,10 @@ def _wire(ui, demo: gr.Blocks) -> None:
         demo.load(bind(on_load, ui), load_inputs, load_outputs, api_visibility="private")
     for f in ui.filters:
         f.input(bind(on_filter, ui), [ui.state, *ui.filters], views, api_visibility="private")
-    ui.counts.select(bind(on_counts_select, ui), [ui.state, *ui.filters], [ui.listing, ui.player],
+    ui.counts.select(bind(on_counts_select, ui), [ui.state, *ui.filters], [ui.listing, ui.listing_state, ui.player],
                      api_visibility="private")
-    ui.listing.select(bind(on_play, ui), [ui.listing], [ui.player], api_visibility="private")
+    ui.listing.select(bind(on_play, ui), [ui.listing_state], [ui.player], api_visibility="private")
     bar_label = gr.Textbox(visible="hidden", elem_id="bar-click")
     bar_button = gr.Button(visible="hidden", elem_id="bar-click-btn")
-    bar_button.click(bind(on_bar, ui), [ui.state, *ui.filters, bar_label], [ui.listing, ui.player],
+    bar_button.click(bind(on_bar, ui), [ui.state, *ui.filters, bar_label], [ui.listing, ui.listing_state, ui.player],
                      api_visibility="private")

@@ -1,0 +1,132 @@
+"""A fair queue for a hosted app: a per-client limit at the door, short and long lanes, work
+dropped when its client has left, and old result folders swept.
+
+- :func:`install` wraps the gradio queue's ``push`` so one client (by IP address) has at most
+  ``Settings.per_client`` analyses queued or running; more are refused with a message at once,
+  so a flood never fills the queue for everyone.
+- :class:`Lanes`: analyses run in a *short* lane (clips up to ``Settings.long_seconds``) or a
+  *long* lane (longer clips, Compare runs), one job each at a time: a short request waits only for
+  other short ones, never behind a long one.
+- :func:`client_alive`: a job whose client disconnected (gradio marks its event dead) stops at the
+  next check: while waiting for its lane, and between Compare items.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from emoens.ui.config import UIError
+
+HEAVY_LANES = ("analyze", "compare")
+CANCELLED = "cancelled: the page that asked for this analysis was closed"
+RESULT_TTL_SECONDS = 3600.0
+_queues: list = []  # gradio queues that install() wrapped (one per app in this process)
+
+
+def _behind_proxy() -> bool:
+    return bool(os.environ.get("SPACE_ID")) or os.environ.get("EMOENS_TRUST_PROXY", "") == "1"
+
+
+def client_of(request) -> str:
+    """The client's address: the socket's peer; behind a trusted proxy (a Space, or
+    ``EMOENS_TRUST_PROXY=1``) the last X-Forwarded-For hop, the one that proxy added (earlier
+    hops are whatever the client wrote)."""
+    headers = getattr(request, "headers", None) or {}
+    forwarded = headers.get("x-forwarded-for", "") if hasattr(headers, "get") else ""
+    if forwarded and _behind_proxy():
+        return forwarded.split(",")[-1].strip()
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or "unknown"
+
+
+def _events(queue) -> Iterator:
+    for event_queue in list(queue.event_queue_per_concurrency_id.values()):
+        yield from list(event_queue.queue)
+    for job in list(queue.active_jobs):
+        yield from list(job or [])
+
+
+def install(demo, per_client: int) -> None:
+    """Limit each client to ``per_client`` heavy events (queued + running) in ``demo``'s queue."""
+    queue = demo._queue
+    original = queue.push
+
+    async def push(body, request, username):
+        from gradio import route_utils
+
+        fn = route_utils.get_fn(queue.blocks, None, body) if body.fn_index is not None else None
+        if fn is not None and fn.concurrency_id in HEAVY_LANES:
+            client = client_of(request)
+            mine = sum(1 for e in _events(queue) if e.alive and e.concurrency_id in HEAVY_LANES
+                       and client_of(e.request) == client)
+            if mine >= per_client:
+                return (False, f"you already have {mine} analyses waiting or running (at most "
+                               f"{per_client} per visitor): wait for them to finish", "queue_full")
+        return await original(body, request, username)
+
+    queue.push = push
+    _queues.append(queue)
+
+
+def client_alive(session_hash: str | None) -> bool:
+    """False once gradio has marked every event of this session dead (its client left)."""
+    if not session_hash:
+        return True
+    seen = [e for q in _queues for e in _events(q) if e.session_hash == session_hash]
+    return not seen or any(e.alive for e in seen)
+
+
+class Lanes:
+    """Two lanes, one job at a time each: short clips, and long clips or batches."""
+
+    def __init__(self, long_seconds: float, workers: int = 1):
+        self.long_seconds = float(long_seconds)
+        self._short = threading.BoundedSemaphore(max(1, workers))
+        self._long = threading.BoundedSemaphore(max(1, workers))
+
+    @contextlib.contextmanager
+    def slot(self, seconds: float, alive: Callable[[], bool] = lambda: True):
+        """Hold the lane for work on ``seconds`` of audio; :class:`UIError` when the client left."""
+        lane = self._short if seconds <= self.long_seconds else self._long
+        while not lane.acquire(timeout=0.2):
+            if not alive():
+                raise UIError(CANCELLED)
+        try:
+            if not alive():
+                raise UIError(CANCELLED)
+            yield
+        finally:
+            lane.release()
+
+
+# --------------------------------------------------------------------------- result folders
+
+_results_root: Path | None = None
+_lock = threading.Lock()
+
+
+def results_root() -> Path:
+    """This process's folder of download files (``/tmp/emoens-app-XXXX``)."""
+    global _results_root
+    with _lock:
+        if _results_root is None or not _results_root.is_dir():
+            _results_root = Path(tempfile.mkdtemp(prefix="emoens-app-"))
+        return _results_root
+
+
+def result_dir(ttl: float = RESULT_TTL_SECONDS) -> Path:
+    """A fresh folder for one download file; folders older than ``ttl`` seconds are removed."""
+    root = results_root()
+    now = time.time()
+    for old in root.iterdir():
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > ttl:
+                shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=root))
