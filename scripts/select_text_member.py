@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         frame, corpora, encoder=args.encoder, c_grid=[float(c) for c in args.c_grid.split(",")],
         weight_grid=[float(w) for w in args.weight_grid.split(",")], stage2=not args.no_stage2,
         log=lambda m: print(m, flush=True))
-    print(table.to_markdown(index=False) if hasattr(table, "to_markdown") else table.to_string())
+    print(table.to_string(index=False))
     print("chosen:", json.dumps(params))
     return 0
 

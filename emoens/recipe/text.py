@@ -12,6 +12,10 @@ Label policies (recorded in :data:`LABEL_POLICIES`):
 
 Texts that occur with two different labels are dropped; repeated texts are kept once. Big sources
 are subsampled deterministically (by text hash) per class: ``max_per_class``.
+
+Cost (2 shared CPU cores, one thread): USE embeds ~5 ms a text (11k texts in 56 s), e5 30-150 ms
+a text; 123,590 texts remain after cleaning and deduplication, so ``max_per_class=400`` (~9.8k
+texts) or 2000 (~33k) keeps a cold build within minutes; embeddings are cached by text hash.
 """
 
 from __future__ import annotations
