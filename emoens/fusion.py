@@ -9,6 +9,13 @@ A *fusion config* is a plain JSON-able dict::
                "coef": [[...]], "intercept": [...]},          # only for method == "stack"
      "fitted_on": {...}}                                      # provenance, when fitted
 
+``loglinear`` pools the members geometrically (``p ~ prod p_m ** w_m``). ``confidence`` is a
+stacked multinomial logistic regression over each member's log-probabilities, scaled by its
+confidence (top probability) and by the reliability of its input (a transcript from the ASR
+counts less than a typed one; an absent member counts 0), then temperature-scaled: the weight
+of each member thus depends on the input (:func:`confidence_features`, fitted by
+:mod:`emoens.fusion_fit`).
+
 ``weighted`` is soft voting: the ensemble is the weighted mean of the members' probability rows.
 When members are missing from a call (no transcript, so no text member ran), the weights of the
 members present are renormalised to sum to 1. ``stack`` is a multinomial logistic regression over
@@ -33,7 +40,7 @@ from emoens.labels import LABELS
 
 FORMAT = "emoens-fusion"
 FORMAT_VERSION = 1
-METHODS = ("weighted", "stack")
+METHODS = ("weighted", "stack", "loglinear", "confidence")
 MODALITIES = ("speech", "text")
 _EPS = 1e-7
 
@@ -138,7 +145,26 @@ def validate_fusion(config: Mapping, source: str = "fusion config") -> dict:
         if coef.shape != (rows, len(order) * len(LABELS)) or intercept.shape != (rows,):
             raise FusionError(f"{source}: stack coef {coef.shape} / intercept {intercept.shape} do "
                               f"not fit {len(order)} members x {len(LABELS)} classes")
+    if method == "confidence":
+        _validate_confidence(config.get("confidence"), sorted(names), source)
     return config
+
+
+def _validate_confidence(block, names: list[str], source: str) -> None:
+    if not isinstance(block, Mapping):
+        raise FusionError(f"{source}: method 'confidence' needs a 'confidence' object")
+    order = list(block.get("member_order") or [])
+    if sorted(order) != names:
+        raise FusionError(f"{source}: confidence member_order {order} does not match members {names}")
+    coef = np.asarray(block.get("coef"), dtype=float)
+    intercept = np.asarray(block.get("intercept"), dtype=float)
+    width = 2 * len(order) * len(LABELS)
+    if coef.shape != (len(LABELS), width) or intercept.shape != (len(LABELS),):
+        raise FusionError(f"{source}: confidence coef {coef.shape} / intercept {intercept.shape} do "
+                          f"not fit {len(order)} members x {len(LABELS)} classes")
+    temperature = block.get("temperature", 1.0)
+    if not isinstance(temperature, (int, float)) or not temperature > 0:
+        raise FusionError(f"{source}: confidence temperature must be a number > 0")
 
 
 def read_fusion(path: str | Path) -> dict:
@@ -230,11 +256,55 @@ def stack_proba(stack: Mapping, probas: Mapping[str, np.ndarray]) -> np.ndarray:
     return out
 
 
-def apply_fusion(config: Mapping, probas: Mapping[str, object]) -> np.ndarray:
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def loglinear_proba(weights: Mapping[str, float], probas: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Geometric pooling ``p ~ prod p_m ** w_m`` of the members given (weights renormalised)."""
+    total = sum(weights[n] for n in probas) or 1.0
+    scores = sum(weights[n] / total * np.log(np.clip(p, _EPS, 1.0)) for n, p in probas.items())
+    return _softmax(np.asarray(scores))
+
+
+def confidence_features(member_order: Iterable[str], probas: Mapping[str, np.ndarray],
+                        reliability: Mapping[str, object] | None = None) -> np.ndarray:
+    """Per member: ``r * log p`` and ``r * max(p) * log p`` (``r``: input reliability in [0, 1],
+    0 for a member that did not run). Rows: the members' rows; (n, 2 * members * 7)."""
+    rows = {a.shape[0] for a in probas.values()}
+    n = rows.pop() if rows else 1
+    parts = []
+    for name in member_order:
+        p = probas.get(name)
+        if p is None:
+            parts += [np.zeros((n, len(LABELS)))] * 2
+            continue
+        r = np.broadcast_to(np.asarray(1.0 if reliability is None else reliability.get(name, 1.0),
+                                       dtype=np.float64).reshape(-1, 1), (n, 1))
+        log_p = np.log(np.clip(p, _EPS, 1.0))
+        parts += [r * log_p, r * p.max(axis=1, keepdims=True) * log_p]
+    return np.concatenate(parts, axis=1)
+
+
+def confidence_proba(block: Mapping, probas: Mapping[str, np.ndarray],
+                     reliability: Mapping[str, object] | None = None) -> np.ndarray:
+    """Apply a ``confidence`` fusion block (coefficients, intercepts, temperature)."""
+    features = confidence_features(block["member_order"], probas, reliability)
+    scores = features @ np.asarray(block["coef"], dtype=np.float64).T
+    scores = scores + np.asarray(block["intercept"], dtype=np.float64)
+    return _softmax(scores / float(block.get("temperature", 1.0)))
+
+
+def apply_fusion(config: Mapping, probas: Mapping[str, object],
+                 reliability: Mapping[str, object] | None = None) -> np.ndarray:
     """Fuse ``{member name: (n, 7) or (7,) probabilities}`` into one ``(n, 7)`` array.
 
     Members absent from ``probas`` (or ``None``) are skipped and the remaining weights
-    renormalised; a stack falls back to weighted voting when any of its members is missing.
+    renormalised; a stack falls back to weighted voting when any of its members is missing; a
+    ``confidence`` fusion treats a missing member as reliability 0. ``reliability``:
+    ``{member: value or (n,) values in [0, 1]}`` (default 1), used by ``confidence`` only.
     """
     known = member_weights(config)
     unknown = [n for n in probas if n not in known]
@@ -247,8 +317,12 @@ def apply_fusion(config: Mapping, probas: Mapping[str, object]) -> np.ndarray:
         raise FusionError(f"members have different numbers of rows: "
                           f"{ {n: a.shape[0] for n, a in given.items()} }")
     given = {n: _normalise_rows(a) for n, a in given.items()}
+    if config.get("method") == "confidence":
+        return confidence_proba(config["confidence"], given, reliability)
     if config.get("method") == "stack" and set(given) == set(known):
         return stack_proba(config["stack"], given)
+    if config.get("method") == "loglinear":
+        return loglinear_proba(effective_weights(config, given), given)
     weights = effective_weights(config, given)
     out = sum(weights[n] * given[n] for n in weights)
     return _normalise_rows(np.asarray(out))
@@ -279,11 +353,12 @@ def _targets(y) -> np.ndarray:
 
 def _score(objective: str, y: np.ndarray, proba: np.ndarray) -> float:
     """Higher is better."""
-    from sklearn.metrics import f1_score, log_loss
+    from sklearn.metrics import log_loss
+
+    from emoens.evaluate import macro_f1
 
     if objective == "macro_f1":
-        return float(f1_score(y, proba.argmax(axis=1), labels=sorted(set(y)), average="macro",
-                              zero_division=0))
+        return macro_f1(y, proba.argmax(axis=1))
     if objective == "log_loss":
         return -float(log_loss(y, np.clip(proba, _EPS, 1.0), labels=list(range(len(LABELS)))))
     raise FusionError(f"unknown objective {objective!r}; expected macro_f1 or log_loss")

@@ -1,0 +1,153 @@
+"""The speech member of the default recipe as a scikit-learn estimator.
+
+``SpeechEmotionClassifier`` takes the feature rows of :mod:`emoens.recipe.speech_features`
+(``[pooled encoder states | prosody]``), keeps the blocks its parameters name, standardises them
+and fits a class-balanced linear (softmax regression) or small MLP head. ``to_head()`` exports
+the fitted parameters as the runtime member :class:`emoens.models.speech_head.SpeechHead`
+(JSON + npz, no pickle), valence/arousal regressors included when fitted.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from emoens.labels import LABELS
+from emoens.recipe.speech_features import PROSODY_NAMES, STATE_BLOCKS, STATE_DIM
+
+N_CLASSES = len(LABELS)
+TODAY_BLOCKS = ("mean", "std")  # the previous default's pooling
+
+
+def feature_columns(blocks, prosody: bool) -> np.ndarray:
+    """Column indices of the chosen state blocks (+ prosody) in a feature row."""
+    names = [b for b, _ in STATE_BLOCKS]
+    cols = [np.arange(names.index(b) * STATE_DIM, (names.index(b) + 1) * STATE_DIM) for b in blocks]
+    if prosody:
+        start = len(STATE_BLOCKS) * STATE_DIM
+        cols.append(np.arange(start, start + len(PROSODY_NAMES)))
+    return np.concatenate(cols)
+
+
+def balanced_weights(y, corpus) -> np.ndarray:
+    """Sample weights that give every corpus the same total and, within it, every class the same.
+
+    Weights average 1 over the rows, so regularisation strengths mean the same for any data size.
+    """
+    y, corpus = np.asarray(y), np.asarray(corpus)
+    w = np.zeros(len(y), dtype=np.float64)
+    corpora = np.unique(corpus)
+    for c in corpora:
+        in_c = corpus == c
+        classes = np.unique(y[in_c])
+        for k in classes:
+            mask = in_c & (y == k)
+            w[mask] = 1.0 / (len(corpora) * len(classes) * mask.sum())
+    return w * len(y)
+
+
+def class_weights(y) -> np.ndarray:
+    """scikit-learn's ``balanced`` class weights as per-row weights (the previous recipe)."""
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    return compute_sample_weight("balanced", y)
+
+
+class SpeechEmotionClassifier(BaseEstimator, ClassifierMixin):
+    """Standardised features -> class-balanced linear or MLP head; 7 canonical columns out.
+
+    ``blocks``: state statistics to use (names of :data:`STATE_BLOCKS`); ``prosody``: add the
+    prosodic features; ``head``: ``linear`` (``C``) or ``mlp`` (``hidden``, ``alpha``).
+    Pass the corpus/class balance as ``sample_weight`` (:func:`balanced_weights`).
+    """
+
+    def __init__(self, blocks=("mean", "std", "norm_mean", "norm_std"), prosody=True,
+                 head="linear", C=0.01, hidden=128, alpha=1.0, max_iter=300, random_state=0):
+        self.blocks = blocks
+        self.prosody = prosody
+        self.head = head
+        self.C = C
+        self.hidden = hidden
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def _x(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        return X[:, self.columns_] if X.shape[1] != len(self.columns_) else X
+
+    def fit(self, X, y, sample_weight=None):
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.preprocessing import StandardScaler
+
+        self.columns_ = feature_columns(self.blocks, self.prosody)
+        x = np.asarray(X, dtype=np.float64)[:, self.columns_]
+        y = np.asarray(y, dtype=int)
+        sample_weight = class_weights(y) if sample_weight is None else np.asarray(sample_weight)
+        self.scaler_ = StandardScaler().fit(x)
+        xs = self.scaler_.transform(x)
+        if self.head == "linear":
+            self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
+        else:
+            self.model_ = MLPClassifier(hidden_layer_sizes=(self.hidden,), alpha=self.alpha,
+                                        max_iter=self.max_iter, random_state=self.random_state)
+        with warnings.catch_warnings():  # a fixed iteration budget is part of the recipe
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.model_.fit(xs, y, sample_weight=sample_weight)
+        self.classes_ = np.arange(N_CLASSES)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        proba = self.model_.predict_proba(self.scaler_.transform(np.asarray(X, np.float64)[:, self.columns_]))
+        out = np.zeros((proba.shape[0], N_CLASSES))
+        out[:, self.model_.classes_] = proba
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        return self.predict_proba(X).argmax(axis=1)
+
+    def to_head(self, valence_arousal=None, config: dict | None = None):
+        """The fitted estimator as a runtime :class:`~emoens.models.speech_head.SpeechHead`."""
+        from emoens.models.light import Classifier
+        from emoens.models.speech_head import SpeechHead
+
+        kind, arrays = Classifier.export(self.model_, self.scaler_)
+        settings = {"blocks": list(self.blocks), "prosody": bool(self.prosody),
+                    "hyperparameters": {"head": self.head, "C": self.C, "hidden": self.hidden,
+                                        "alpha": self.alpha}}
+        return SpeechHead(Classifier(kind, arrays), [LABELS[int(c)] for c in self.model_.classes_],
+                          {**settings, **(config or {})}, valence_arousal=valence_arousal)
+
+
+class ValenceArousalRegressor(BaseEstimator):
+    """Ridge regression of (valence, arousal) on 1–5 from standardised speech features."""
+
+    def __init__(self, blocks=("mean", "std", "norm_mean", "norm_std"), prosody=True, alpha=1000.0):
+        self.blocks = blocks
+        self.prosody = prosody
+        self.alpha = alpha
+
+    def fit(self, X, Y, sample_weight=None):
+        from sklearn.linear_model import Ridge
+        from sklearn.preprocessing import StandardScaler
+
+        self.columns_ = feature_columns(self.blocks, self.prosody)
+        x = np.asarray(X, dtype=np.float64)[:, self.columns_]
+        self.scaler_ = StandardScaler().fit(x)
+        self.model_ = Ridge(alpha=self.alpha).fit(self.scaler_.transform(x), np.asarray(Y, float),
+                                                  sample_weight=sample_weight)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        x = self.scaler_.transform(np.asarray(X, np.float64)[:, self.columns_])
+        return np.clip(self.model_.predict(x), 1.0, 5.0)
+
+    def export(self) -> tuple[np.ndarray, np.ndarray]:
+        """(coef (2, d), intercept (2,)) of the same map on the raw (unstandardised) features."""
+        coef = self.model_.coef_ / self.scaler_.scale_
+        intercept = self.model_.intercept_ - coef @ self.scaler_.mean_
+        return coef, intercept
