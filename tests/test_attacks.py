@@ -664,6 +664,9 @@ def test_no_event_returns_decodes_or_serves_a_server_file(hosted_app, secrets, d
                 messages = browser.call(dep, data, event_data)
                 calls += 1
                 answers.append(_answer(messages, str(target)))
+                if not str(target).startswith(str(REPO)) and str(REPO) in answers[-1]:
+                    problems.append(f"event {dep['id']} ({dep.get('api_name')}) <- {name}: the "
+                                    "answer names the server's working directory")
                 problems += [f"event {dep['id']} ({dep.get('api_name')}) <- {name}: {leak}"
                              for leak in _leaks(messages, browser, secrets)]
             if answers[0] != answers[1]:
@@ -739,3 +742,107 @@ def test_local_paths_policy():
             paths.file(outside)
         messages.add(str(info.value))
     assert messages == {NOT_ALLOWED}  # one message: existence is not revealed
+
+
+def _outcome(messages: list[dict]) -> tuple[bool, str]:
+    done = [m for m in messages if m.get("msg") == "process_completed"]
+    if not done:
+        return False, str(messages[-1] if messages else "no answer")
+    output = done[-1].get("output") or {}
+    return bool(done[-1].get("success")), str(output.get("error") or output.get("data"))
+
+
+@needs_ffmpeg
+def test_hostile_uploads_are_answered_with_little_memory(hosted_app, bomb, tmp_path):
+    """The playlist, the FLAC bomb and the 1 MB transcript, through /analyze as a browser sends them."""
+    api = next(d for d in hosted_app.deps if d.get("api_name") == "analyze")
+    secret = adts_aac(tmp_path / "corpus_clip.aac", 3.0)
+    playlist = tmp_path / "list.m3u8"
+    playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3.0,\n{secret}\n#EXT-X-ENDLIST\n")
+    clip = write_wav(tmp_path / "short.wav", tone(1.0))
+    browser = Browser(hosted_app.url)
+    cases = [(browser.upload(playlist), "", False, "cannot decode list.m3u8"),
+             (browser.upload(bomb), "", False, "samples"),
+             (browser.upload(clip), "오늘은 정말 기분이 좋아요 " * 70000, True, "characters")]
+    for upload, text, ok, expected in cases:
+        with PeakRSS() as rss:
+            success, answer = _outcome(browser.call(api, [upload, text]))
+        assert success is ok and expected in answer, answer[:300]
+        assert "\n" not in answer.split("warnings", 1)[0] and "Traceback" not in answer
+        assert rss.extra < 1.5 * GB, (expected, rss.extra / GB)
+
+
+def test_result_folders_are_swept(monkeypatch):
+    import os
+
+    from emoens.ui import fair
+
+    first = fair.result_dir()
+    (first / "emoens_result.json").write_text("{}")
+    old = time.time() - 2 * fair.RESULT_TTL_SECONDS
+    os.utime(first, (old, old))
+    second = fair.result_dir()
+    assert not first.exists() and second.is_dir() and second.parent == first.parent
+
+
+def test_uploads_are_cleaned_by_gradio(hosted_app):
+    assert hosted_app.demo.delete_cache == (600, 3600)
+
+
+def test_a_flood_from_one_client_does_not_hold_up_another(hosted_app, app_recognizer, tmp_path,
+                                                          monkeypatch):
+    """200 calls with a 5-minute clip from one address, then one short call from another: the
+    flood is refused at the door past 2 jobs, and the short call runs in its own lane.
+
+    Measured here (2 shared cores): see the printed figures; the bound asserted is 20 s over the
+    short call's time on an idle server."""
+    api = next(d for d in hosted_app.deps if d.get("api_name") == "analyze")
+    long_clip = write_wav(tmp_path / "five_minutes.wav", tone(300.0))
+    short_clip = write_wav(tmp_path / "short.wav", tone(2.0))
+    seen = []
+    real = app_recognizer.analyze
+    monkeypatch.setattr(app_recognizer, "analyze",
+                        lambda audio, *a, **k: seen.append(np.size(audio[1]) / 16000) or real(audio, *a, **k))
+    other = Browser(hosted_app.url, source="127.0.0.2")
+    short = other.upload(short_clip)
+    t0 = time.perf_counter()
+    assert _outcome(other.call(api, [short, ""]))[0]
+    alone = time.perf_counter() - t0
+
+    flooder = Browser(hosted_app.url)
+    long = flooder.upload(long_clip)
+    t0 = time.perf_counter()
+    answers = [flooder.join(api, [long, ""]) for _ in range(200)]
+    flood_seconds = time.perf_counter() - t0
+    admitted = [a for a in answers if a.get("event_id")]
+    refused = [a for a in answers if not a.get("event_id")]
+    assert len(admitted) == 2 and len(refused) == 198
+    assert "at most 2 per visitor" in str(refused[0])
+    time.sleep(1.0)  # the first long job is running now
+    t0 = time.perf_counter()
+    success, answer = _outcome(other.call(api, [short, ""]))
+    under_flood = time.perf_counter() - t0
+    print(f"\nshort call: {alone:.2f} s alone, {under_flood:.2f} s under the flood "
+          f"(200 joins in {flood_seconds:.2f} s, {len(admitted)} admitted)")
+    assert success, answer
+    assert under_flood < alone + 20.0
+
+    # the flooder leaves: its stream closes; the job still waiting for the long lane is dropped
+    with flooder.http.stream("GET", "/queue/data", params={"session_hash": flooder.session}) as s:
+        next(s.iter_lines())
+    deadline = time.time() + 900
+    from emoens.ui.fair import client_alive
+
+    while time.time() < deadline and client_alive(flooder.session):
+        time.sleep(0.5)
+    assert not client_alive(flooder.session)
+    while time.time() < deadline and any(e.alive or True for e in _pending(hosted_app.demo)):
+        time.sleep(1.0)
+    long_runs = [s for s in seen if s > 100]
+    assert len(long_runs) <= 1, long_runs  # the one running when the client left; not the queued one
+
+
+def _pending(demo) -> list:
+    from emoens.ui.fair import _events
+
+    return [e for e in _events(demo._queue)]
