@@ -846,3 +846,21 @@ def _pending(demo) -> list:
     from emoens.ui.fair import _events
 
     return [e for e in _events(demo._queue)]
+
+
+def test_compare_has_an_audio_budget_per_request(tone_recognizer, tmp_path):
+    from emoens.ui import compare as C
+    from emoens.ui.config import Settings
+
+    clips = [write_wav(tmp_path / f"c{i}.wav", tone(4.0, freq=200 + 30 * i)) for i in range(5)]
+    items = C.items_from_files([str(c) for c in clips])
+    frame = C.run_compare(tone_recognizer, items, Settings(max_work_seconds=10.0))
+    assert list(frame["status"]) == ["ok", "ok"] + ["not analysed: this run reached its 10 s of "
+                                                   "audio (the limit per request)"] * 3
+
+
+def test_fifo_in_a_bundle_is_refused(bundle_copy):
+    import os
+
+    os.mkfifo(bundle_copy / "text" / "notes.md")
+    _refused(bundle_copy, r"notes\.md: it is not a regular file or folder")
