@@ -488,52 +488,11 @@ def write_config(root: str | os.PathLike, config: Mapping) -> Path:
     return root / BUNDLE_FILE
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
-        return "`" + json.dumps(value, ensure_ascii=False) + "`"
-    return str(value)
-
-
 def model_card(config: Mapping) -> str:
-    """MODEL_CARD.md text generated from bundle.json (every number comes from the config)."""
-    from emoens.labels import LABELS_KO
+    """MODEL_CARD.md text generated from bundle.json (:func:`emoens.model_card.model_card`)."""
+    from emoens.model_card import model_card as write_card
 
-    lines = [f"# {config.get('name', 'emoens bundle')}", "",
-             "Korean speech emotion recognition bundle for "
-             "[emoens](https://github.com/) (speech model + text model, late fusion).", "",
-             "## Classes", "", ", ".join(f"{l} ({LABELS_KO[l]})" for l in LABELS), "",
-             "## Members", "", "| name | modality | kind | weight | folder |", "|---|---|---|---|---|"]
-    for m in config["members"]:
-        lines.append(f"| {m['name']} | {m['modality']} | {m['kind']} | {_fmt(float(m['weight']))} "
-                     f"| `{m['path']}` |")
-    fusion = config.get("fusion") or {}
-    lines += ["", "## Fusion", "", f"Method: `{fusion.get('method', 'weighted')}`."]
-    if fusion.get("fitted_on"):
-        lines.append(f"Fitted on: {_fmt(fusion['fitted_on'])}.")
-    lines.append("When a modality is missing (no transcript), the remaining members' weights are "
-                 "renormalised.")
-    asr = config.get("asr") or {}
-    lines += ["", "## Transcription", "", f"ASR back-end: `{asr.get('backend', 'none')}`"
-              + (f" (`{asr['model']}`)" if asr.get("model") else "") + "."]
-    metrics = config.get("metrics") or {}
-    lines += ["", "## Evaluation", ""]
-    if metrics:
-        lines += ["| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in metrics.items()]
-    else:
-        lines.append("No evaluation results were recorded in bundle.json.")
-    provenance = config.get("provenance") or {}
-    lines += ["", "## Provenance", ""]
-    lines += [f"- {k}: {_fmt(v)}" for k, v in provenance.items()] or ["Not recorded."]
-    lines += ["", "## Intended use and limitations", "",
-              "Research and demonstration of emotion recognition in Korean speech. Emotion labels "
-              "are perceived by annotators, are ambiguous and culturally dependent; predictions "
-              "are not measurements of anyone's inner state and must not be used to make decisions "
-              "about people. Trained on acted or conversational corpora (KEMDy19/20, AI Hub) whose "
-              "class balance differs from real use: KEMDy20 is mostly neutral.", ""]
-    return "\n".join(lines)
+    return write_card(config)
 
 
 def _copy_member(src: Path, dest: Path) -> list[str]:

@@ -318,8 +318,10 @@ class EmotionRecognizer:
         windows = steps.cut_windows(jobs, window_seconds=self.window_seconds,
                                     hop_seconds=self.hop_seconds,
                                     single_pass_max_seconds=self.single_pass_max_seconds)
+        extras: dict = {}  # valence/arousal per speech member and window
         speech = steps.timed(timing, "speech", steps.member_probas, self.members, "speech",
-                             dict(enumerate(windows.clips)), self.batch_size, progress=progress)
+                             dict(enumerate(windows.clips)), self.batch_size, progress=progress,
+                             extras=extras)
         asr_results = self._transcribe_batch(jobs, transcribe, timing)
         heard = [self._listen(job, transcribe, timing, asr_results.get(j))
                  for j, job in enumerate(jobs)]
@@ -336,9 +338,12 @@ class EmotionRecognizer:
             silent = np.array([is_silent(windows.clips[k]) for k in idx])
             member_proba = steps.overall_probas(idx, windows, silent, speech,
                                                 {n: rows.get(j) for n, rows in text.items()})
+            reliability = self._text_reliability(info)
             timeline = (steps.timeline(self.fusion, idx, windows, silent, speech, member_proba,
-                                       window_texts, window_text) if len(idx) > 1 else [])
-            results.append(self._assemble_result(job, info, member_proba, timeline))
+                                       window_texts, window_text, reliability, extras)
+                        if len(idx) > 1 else [])
+            affect = steps.overall_extras(idx, windows, silent, extras)
+            results.append(self._assemble_result(job, info, member_proba, timeline, affect))
         timing["fusion"] += time.perf_counter() - t0
         return results
 
@@ -362,6 +367,7 @@ class EmotionRecognizer:
                 self._transcribe(job.samples, job.name, transcribe, heard.warnings, timing)
             if result is not None:
                 heard.segments = result.segments
+                heard.asr = result.confidence() if hasattr(result, "confidence") else None
                 if result.text.strip():
                     heard.transcript, heard.source = result.text.strip(), "asr"
                 else:
@@ -425,12 +431,21 @@ class EmotionRecognizer:
             timing["asr"] += time.perf_counter() - t0
 
     # step 8: the result dict — every field of a result is assembled here
+    def _text_reliability(self, heard: Heard) -> dict[str, float]:
+        """How far each text member's input is trusted (typed 1, ASR by its confidence, none 0)."""
+        from emoens.fusion_fit import transcript_reliability
+
+        r = transcript_reliability(heard.source, heard.asr) if heard.transcript else 0.0
+        return {n: r for n, m in self.members.items() if m.modality == "text"}
+
     def _assemble_result(self, job: Job, heard: Heard,
                          member_proba: Mapping[str, np.ndarray | None],
-                         timeline: list[dict]) -> dict:
+                         timeline: list[dict], affect: Mapping[str, float] | None = None) -> dict:
         from emoens.fusion import apply_fusion, effective_weights, modality_proba
+        from emoens.reliability import assess, speech_seconds
 
-        ensemble = apply_fusion(self.fusion, member_proba)[0]
+        reliability = self._text_reliability(heard)
+        ensemble = apply_fusion(self.fusion, member_proba, reliability=reliability)[0]
         speech_row = modality_proba(self.fusion, member_proba, "speech")[0]
         text_row = modality_proba(self.fusion, member_proba, "text")
         ran = [n for n, p in member_proba.items() if p is not None]
@@ -439,7 +454,18 @@ class EmotionRecognizer:
             heard.warnings.append("no transcript: the ensemble is the speech model's output")
         label = LABELS[int(np.argmax(ensemble))]
         configured = self.fusion_weights
-        return {
+        seconds = (heard.asr or {}).get("speech_seconds")
+        if seconds is None and not heard.silent:
+            seconds = speech_seconds(job.samples)
+        verdict = assess(silent=heard.silent, seconds_of_speech=seconds, ensemble=as_dict(ensemble),
+                         speech=as_dict(speech_row),
+                         text=None if text_row is None else as_dict(text_row[0]))
+        if verdict["reason"] == "no_speech":
+            heard.warnings.append("no speech found in the audio: no emotion is named")
+        affect = dict(affect or {})
+        return {**verdict, "valence": affect.get("valence"), "arousal": affect.get("arousal"),
+                "text_reliability": round(max(reliability.values(), default=0.0), 4),
+                "asr": heard.asr,
             "label": label, "label_ko": LABELS_KO[label],
             "speech": as_dict(speech_row),
             "text": None if text_row is None else as_dict(text_row[0]),
@@ -450,14 +476,20 @@ class EmotionRecognizer:
             "members": {n: {"modality": self.members[n].modality, "weight": configured[n],
                             "proba": None if p is None else as_dict(p)}
                         for n, p in member_proba.items()},
-            "fusion": {"method": "stack" if self.fusion.get("method") == "stack"
-                       and len(ran) == len(self.members) else "weighted",
+            "fusion": {"method": self._method_used(ran),
                        "weights": effective_weights(self.fusion, ran)},
             "timeline": timeline,
             "duration": round(len(job.samples) / SAMPLE_RATE, 3),
             "silent": heard.silent,
             "warnings": heard.warnings,
         }
+
+    def _method_used(self, ran: list[str]) -> str:
+        """The fusion method that produced this result (a stack falls back to weighted voting)."""
+        method = self.fusion.get("method", "weighted")
+        if method == "stack" and len(ran) != len(self.members):
+            return "weighted"
+        return method
 
     # ------------------------------------------------------------------ helpers for front ends
 

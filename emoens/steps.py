@@ -50,6 +50,7 @@ class Heard:
     source: str | None = None
     segments: list = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    asr: dict | None = None  # the ASR's confidence (avg_logprob, no_speech_prob, compression_ratio)
 
 
 def as_dict(row: np.ndarray) -> dict[str, float]:
@@ -93,9 +94,11 @@ def cut_windows(jobs: list[Job], **settings: float) -> Windows:
 
 
 def member_probas(members: Mapping[str, Any], modality: str, inputs: Mapping[int, Any],
-                  batch_size: int, *, progress: bool = False) -> dict[str, dict[int, np.ndarray]]:
+                  batch_size: int, *, progress: bool = False,
+                  extras: dict | None = None) -> dict[str, dict[int, np.ndarray]]:
     """Steps 3 and 5: every member of ``modality`` on ``inputs`` (``{key: waveform or text}``),
-    ``batch_size`` inputs per call; ``{member: {key: probabilities}}``."""
+    ``batch_size`` inputs per call; ``{member: {key: probabilities}}``. Members that also estimate
+    valence/arousal (``predict_with_extras``) fill ``extras[member][key]`` when it is given."""
     out: dict[str, dict[int, np.ndarray]] = {}
     keys = list(inputs)
     for member_name, member in members.items():
@@ -109,8 +112,14 @@ def member_probas(members: Mapping[str, Any], modality: str, inputs: Mapping[int
             steps = tqdm(steps, desc=f"{modality}:{member_name}", unit="batch")
         for s in steps:
             part = keys[s:s + batch_size]
-            probs = np.asarray(member.predict_proba([inputs[k] for k in part]), dtype=np.float64)
-            for k, row in zip(part, probs):
+            batch = [inputs[k] for k in part]
+            if extras is not None and hasattr(member, "predict_with_extras"):
+                probs, more = member.predict_with_extras(batch)
+                for i, k in enumerate(part):
+                    extras.setdefault(member_name, {})[k] = {n: float(v[i]) for n, v in more.items()}
+            else:
+                probs = member.predict_proba(batch)
+            for k, row in zip(part, np.asarray(probs, dtype=np.float64)):
                 out[member_name][k] = row
     return out
 
@@ -154,10 +163,26 @@ def overall_probas(idx: np.ndarray, windows: Windows, silent: np.ndarray,
     return member_proba
 
 
+def overall_extras(idx: np.ndarray, windows: Windows, silent: np.ndarray,
+                   extras: Mapping[str, Mapping[int, dict]]) -> dict[str, float]:
+    """Valence/arousal of one job: the duration-weighted mean over its non-silent windows of the
+    first speech member that estimates them (``{}`` when none does)."""
+    for rows in extras.values():
+        weights = np.array([e - s for s, e in (windows.bounds[k] for k in idx)], dtype=np.float64)
+        if not silent.all():
+            weights[silent] = 0.0
+        weights /= weights.sum()
+        names = rows[int(idx[0])].keys()
+        return {n: round(float(weights @ np.array([rows[int(k)][n] for k in idx])), 4) for n in names}
+    return {}
+
+
 def timeline(fusion: Mapping, idx: np.ndarray, windows: Windows, silent: np.ndarray,
              speech: Mapping[str, Mapping[int, np.ndarray]],
              member_proba: Mapping[str, np.ndarray | None], texts: Mapping[int, str],
-             text_probas: Mapping[str, Mapping[int, np.ndarray]]) -> list[dict]:
+             text_probas: Mapping[str, Mapping[int, np.ndarray]],
+             reliability: Mapping[str, float] | None = None,
+             extras: Mapping[str, Mapping[int, dict]] | None = None) -> list[dict]:
     """Step 7: one entry per window of a long job. A window with its own ASR words (``texts``)
     fuses their text probabilities (none where nobody spoke); others fuse the job's text."""
     from emoens.fusion import apply_fusion, modality_proba
@@ -171,7 +196,7 @@ def timeline(fusion: Mapping, idx: np.ndarray, windows: Windows, silent: np.ndar
             window_proba.update({n: text_probas[n].get(k) for n in text_members})
         else:
             window_proba.update({n: member_proba[n] for n in text_members})
-        win_ens = apply_fusion(fusion, window_proba)[0]
+        win_ens = apply_fusion(fusion, window_proba, reliability=reliability)[0]
         label = LABELS[int(np.argmax(win_ens))]
         entry = {
             "start": round(s / SAMPLE_RATE, 3), "end": round(e / SAMPLE_RATE, 3),
@@ -180,5 +205,8 @@ def timeline(fusion: Mapping, idx: np.ndarray, windows: Windows, silent: np.ndar
             "silent": bool(silent_win)}
         if k in texts:
             entry["transcript"] = texts[k]
+        for rows in (extras or {}).values():
+            entry.update(rows.get(k, {}))
+            break
         entries.append(entry)
     return entries

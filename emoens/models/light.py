@@ -224,6 +224,13 @@ def load_whisper_head(path: str | Path, **options: Any) -> WhisperHead:
     """Load a ``whisper-head`` member folder (``config.json`` + ``weights.npz``)."""
     config = _read_config(Path(path), "whisper-head")
     arrays = _read_npz(Path(path))
+    if config.get("feature_set"):
+        from emoens.models import speech_head
+
+        if config["feature_set"] != speech_head.FEATURE_SET:
+            raise LightModelError(f"{Path(path) / CONFIG_FILE}: unknown feature_set "
+                                  f"{config['feature_set']!r} (this emoens reads {speech_head.FEATURE_SET!r})")
+        return speech_head.from_files(config, arrays, Path(path))
     try:
         classifier = Classifier(config.get("classifier", "linear"), arrays)
     except KeyError as exc:
