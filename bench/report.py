@@ -29,6 +29,80 @@ def _command(md_text: str) -> str:
     return ""
 
 
+def _load(results_dir: Path, name: str) -> dict | None:
+    import json
+
+    path = Path(results_dir) / f"{name}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _load_note(data: dict) -> str:
+    load = (data.get("machine") or {}).get("load_average") or []
+    cores = (data.get("machine") or {}).get("cores") or 0
+    if not load:
+        return ""
+    busy = cores and load[0] > 1.5 * cores
+    return f"{load[0]:.1f}" + (" (**loaded**)" if busy else " (quiet)")
+
+
+def _rows_issue18(results_dir: Path) -> list[tuple[str, str, str, bool | None, str]]:
+    """(item, measured, target, holds, load) for each Done-when of issue 18 found in the results."""
+    rows = []
+    d = _load(results_dir, "default")
+    if d and "analyze_with_asr_todays_path" in d:
+        ms, sp = d["analyze_with_asr"]["median_ms"], d["asr_speedup_vs_today"]
+        rows.append(("5-s clip, analyze() with ASR", f"{ms:.0f} ms, {sp:.1f}× vs today "
+                     f"({d['analyze_with_asr_todays_path']['median_ms']:.0f} ms)",
+                     "≤ 400 ms (2 quiet cores), ≥ 3×", ms <= 400 and sp >= 3, _load_note(d)))
+    d = _load(results_dir, "asr_cer")
+    if d and "fast" in d.get("configs", {}) and "baseline" in d["configs"]:
+        new, old = d["configs"]["fast"], d["configs"]["baseline"]
+        delta = new["cer_mean_of_corpora"] - old["cer_mean_of_corpora"]
+        subset = "all clips" if d["per_corpus_limit"] <= 0 else f"{d['per_corpus_limit']} per corpus"
+        rows.append(("CER on the real samples", f"{new['cer_mean_of_corpora']:.4f} vs today "
+                     f"{old['cer_mean_of_corpora']:.4f} ({delta:+.4f}; {subset})", "≤ today + 0.02",
+                     delta <= 0.02, _load_note(d)))
+    d = _load(results_dir, "long")
+    if d and "speedup" in d:
+        rows.append((f"{d['seconds']:.0f}-s clip with ASR", f"{d['default']['analyze_s']:.1f} s vs "
+                     f"{d['today']['analyze_s']:.1f} s: {d['speedup']:.1f}×; peak RSS spread "
+                     f"{d['rss_growth_mb']:.0f} MiB over {len(d['memory_by_length'])} lengths",
+                     "≥ 4×, memory flat", d["speedup"] >= 4, _load_note(d)))
+    d = _load(results_dir, "throughput")
+    if d and "speedup_vs_today" in d:
+        s = d["speedup_vs_today"]
+        n = max(r["clips"] for r in d["runs"])
+        rows.append((f"`emoens predict` over {n} real clips", f"{s['1']}× (1 core), {s['2']}× (2 cores), "
+                     f"{s['2-workers']}× (2 cores, 2 workers)", "≥ 2× on 2 cores",
+                     max(s["2"], s["2-workers"]) >= 2, _load_note(d)))
+    d = _load(results_dir, "load")
+    short = (d or {}).get("by_kind", {}).get("speech")
+    if short:
+        rows.append((f"load bench ({d['users']} users, {d['seconds']:.0f} s)",
+                     f"p95 {short['p95_s']} s (median {short['median_s']} s) for short requests "
+                     "with ASR", "p95 ≤ 3 s", short["p95_s"] <= 3, _load_note(d)))
+    return rows
+
+
+def summary_issue18(results_dir: Path = RESULTS_DIR) -> str:
+    """Issue 18's Done-when items beside the figures in the results (empty when none is there)."""
+    rows = _rows_issue18(results_dir)
+    if not rows:
+        return ""
+    lines = ["## Fast with transcription (issue 18): the figures against the targets", "",
+             "Each figure and today's path were measured in the same run of the benchmark named in "
+             "its section below; 'load' is the 1-minute load average when that run was written "
+             "(2 cores: above 3 the timings are inflated).", "",
+             "| item | measured | target | holds | load |", "|---|---|---|---|---|"]
+    for item, measured, target, holds, load in rows:
+        lines.append(f"| {item} | {measured} | {target} | "
+                     f"{'yes' if holds else 'no' if holds is not None else '–'} | {load} |")
+    return "\n".join(lines) + "\n\n"
+
+
 def build_report(results_dir: Path = RESULTS_DIR) -> str:
     """The README text built from every ``*.md`` under ``results_dir``, sorted by name."""
     sections = []
@@ -39,7 +113,8 @@ def build_report(results_dir: Path = RESULTS_DIR) -> str:
         rows.append(f"| [{path.stem}](#{path.stem}) | {_command(text)} |")
     if not sections:
         return HEADER + "| (none run yet) | |\n"
-    return HEADER + "\n".join(rows) + "\n\n" + "\n\n".join(sections) + "\n"
+    return (HEADER + "\n".join(rows) + "\n\n" + summary_issue18(results_dir)
+            + "\n\n".join(sections) + "\n")
 
 
 def main() -> int:

@@ -12,8 +12,8 @@ on the shortest clip: imports, model loading, one short request); ``clips/s (wal
   30-s windows), which transcribes clip after clip, as ``emoens predict`` did before issue 18;
   run on the first ``--today-clips`` of the inputs (it is ~10x slower; clips/s is what is compared);
 - ``default``: the embedded bundle as shipped (batched windows across clips, fast decoder);
-- ``default, 2 decoding workers``: the same with ``asr.workers = 2`` (two CTranslate2 workers of one
-  thread each decode batches in parallel), on 2 cores.
+- ``default, 2 decoding workers``: the same with ``asr.workers = 2``, ``asr.batch_size = 4`` (two
+  CTranslate2 workers of one thread each decode the batches of a chunk in parallel), on 2 cores.
 
 Writes ``bench/results/throughput.{json,md}`` (no transcript is written).
 """
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="emoens-throughput-") as tmp:
         tmp = Path(tmp)
         today = bundle_with_asr(tmp, {"backend": "faster-whisper", **BASELINE})
-        workers = bundle_with_asr(tmp, {"backend": "faster-whisper", "workers": 2})
+        workers = bundle_with_asr(tmp, {"backend": "faster-whisper", "workers": 2, "batch_size": 4})
         for cores in (1, 2):
             runs.append(measure(files[:args.today_clips], today, cores, tmp, f"today-{cores}"))
             runs.append(measure(files, None, cores, tmp, f"default-{cores}"))
