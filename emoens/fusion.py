@@ -328,6 +328,23 @@ def apply_fusion(config: Mapping, probas: Mapping[str, object],
     return _normalise_rows(np.asarray(out))
 
 
+def remix(method: str, speech, text, speech_weight: float) -> np.ndarray:
+    """The ensemble of a speech and a text probability row re-weighted by a user's slider.
+
+    Follows the bundle's fusion ``method``: ``weighted`` mixes linearly; every other method
+    (log-linear, stack, confidence) pools geometrically, as it does itself. Without text the
+    speech row is returned unchanged.
+    """
+    speech = _normalise_rows(_as_matrix("speech", speech))
+    if text is None:
+        return speech[0]
+    text = _normalise_rows(_as_matrix("text", text))
+    w = min(max(float(speech_weight), 0.0), 1.0)
+    if method == "weighted":
+        return _normalise_rows(w * speech + (1 - w) * text)[0]
+    return loglinear_proba({"speech": w, "text": 1 - w}, {"speech": speech, "text": text})[0]
+
+
 def modality_proba(config: Mapping, probas: Mapping[str, object], modality: str):
     """Soft-vote only the members of one modality (their weights renormalised); None if none ran."""
     modalities = member_modalities(config)

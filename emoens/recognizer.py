@@ -493,17 +493,6 @@ class EmotionRecognizer:
 
     # ------------------------------------------------------------------ helpers for front ends
 
-    def remix(self, result: Mapping, weights: Mapping[str, float]) -> dict[str, float]:
-        """Re-fuse a result's per-member probabilities with other ``{member: weight}`` weights
-        (soft voting; members without probabilities are skipped, the rest renormalised)."""
-        from emoens.fusion import apply_fusion, weighted_fusion
-
-        config = weighted_fusion(self.modalities, {n: float(weights.get(n, 0.0))
-                                                   for n in self.members})
-        probas = {n: (None if m["proba"] is None else [m["proba"][l] for l in LABELS])
-                  for n, m in result["members"].items()}
-        return as_dict(apply_fusion(config, probas)[0])
-
 
 def analyze(audio, text: str | None = None, *, bundle: str | os.PathLike | None = None,
             **kwargs: Any) -> dict:

@@ -54,8 +54,16 @@ def test_tone_member_with_and_without_text(tone_recognizer):
     assert both["ensemble"]["happy"] == pytest.approx(expected)
     assert both["fusion"]["weights"] == {"tone": 0.5, "keyword": 0.5}
     assert both["members"]["keyword"]["proba"]["happy"] == pytest.approx(0.9)
-    remixed = tone_recognizer.remix(both, {"tone": 1.0, "keyword": 0.0})
-    assert remixed == pytest.approx(both["speech"])
+    from emoens.fusion import remix
+
+    speech_row = [both["speech"][l] for l in LABELS]
+    text_row = [both["text"][l] for l in LABELS]
+    assert remix("weighted", speech_row, text_row, 1.0) == pytest.approx(speech_row)
+    assert remix("weighted", speech_row, text_row, 0.5) == pytest.approx(
+        [both["ensemble"][l] for l in LABELS])
+    geometric = remix("confidence", speech_row, text_row, 0.5)  # other methods pool geometrically
+    expected_geo = np.sqrt(np.array(speech_row) * np.array(text_row))
+    assert geometric == pytest.approx(expected_geo / expected_geo.sum())
 
 
 def test_path_bytes_and_array_inputs_agree(tone_recognizer, tmp_path):

@@ -111,17 +111,21 @@ def speech_share(result: Mapping) -> float:
 
 
 def remix(result: Mapping, speech_weight: float) -> dict:
-    """A copy of ``result`` whose ensemble is ``w·speech + (1-w)·text`` (no model is run again)."""
+    """A copy of ``result`` whose ensemble is re-weighted by the slider as the bundle's fusion
+    method would (:func:`emoens.fusion.remix`; no model is run again)."""
+    from emoens.fusion import remix as fusion_remix
+
     out = copy.deepcopy(dict(result))
     speech, text = result.get("speech"), result.get("text")
     if not speech or not text:
         return out
-    w = min(max(float(speech_weight), 0.0), 1.0)
-    mixed = {label: w * float(speech[label]) + (1 - w) * float(text[label]) for label in LABELS}
-    total = sum(mixed.values()) or 1.0
-    out["ensemble"] = {label: p / total for label, p in mixed.items()}
+    method = (result.get("fusion") or {}).get("method", "weighted")
+    row = fusion_remix(method, [float(speech[l]) for l in LABELS], [float(text[l]) for l in LABELS],
+                       speech_weight)
+    out["ensemble"] = {label: float(p) for label, p in zip(LABELS, row)}
     out["label"] = max(LABELS, key=lambda label: out["ensemble"][label])
     out["label_ko"] = LABELS_KO[out["label"]]
+    out["confidence"] = round(float(max(row)), 6)
     return out
 
 
