@@ -180,6 +180,32 @@ MIN_WINDOW_SECONDS = 8.0
 TOKENS_PER_SECOND = 15  # cap on new tokens: a loop stops at 20 + 15 per second of audio
 
 
+#: The VAD runs on blocks of this many seconds (Silero's memory grows with the audio it is given:
+#: ~0.4 MiB per second in one call); spans that meet at a block boundary are joined.
+VAD_BLOCK_SECONDS = 60.0
+
+
+def vad_spans(clip: np.ndarray, max_seconds: float, name: str = "audio") -> list[dict]:
+    """Speech ``[{start, end}]`` (samples) found by faster-whisper's Silero VAD, block by block."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    block = int(VAD_BLOCK_SECONDS * SAMPLE_RATE)
+    options = VadOptions(max_speech_duration_s=max_seconds)
+    spans: list[dict] = []
+    try:
+        for offset in range(0, clip.size, block):
+            for span in get_speech_timestamps(clip[offset:offset + block], options):
+                start, end = span["start"] + offset, span["end"] + offset
+                if spans and start <= spans[-1]["end"] and end - spans[-1]["start"] <= \
+                        max_seconds * SAMPLE_RATE:
+                    spans[-1]["end"] = max(end, spans[-1]["end"])
+                else:
+                    spans.append({"start": start, "end": end})
+    except Exception as exc:
+        raise ASRError(f"the VAD failed on {name}: {exc}") from exc
+    return spans
+
+
 def _grid_samples(seconds: float) -> int:
     padded = min(30.0, max(MIN_WINDOW_SECONDS,
                            GRID_SECONDS * np.ceil((seconds + PAD_SECONDS) / GRID_SECONDS)))
@@ -338,12 +364,7 @@ class FasterWhisperASR:
         limit = int(self.window_seconds * SAMPLE_RATE)
         if not self.vad_filter:
             return [(s, min(s + limit, clip.size)) for s in range(0, clip.size, limit)], None
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-        try:
-            spans = get_speech_timestamps(clip, VadOptions(max_speech_duration_s=self.window_seconds))
-        except Exception as exc:
-            raise ASRError(f"the VAD failed on {name}: {exc}") from exc
+        spans = vad_spans(clip, self.window_seconds, name)
         seconds = sum(s["end"] - s["start"] for s in spans) / SAMPLE_RATE
         groups: list[list[int]] = []
         for span in spans:

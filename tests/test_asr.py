@@ -243,3 +243,24 @@ def test_two_decoding_workers_give_the_same_transcripts(default_asr, espeak_clip
     pooled = make_asr("faster-whisper", workers=2, batch_size=1)  # 3 batches over 2 workers
     assert [t.text for t in pooled.transcribe_batch(clips)] == \
         [t.text for t in default_asr.transcribe_batch(clips)]
+
+
+def test_vad_in_blocks_finds_what_one_pass_finds(real_corpora, monkeypatch):
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    from emoens.audio import load_audio
+
+    paths = sorted((real_corpora / "KEMDy19" / "wav").rglob("Sess01_impro01_*.wav"))
+    audio = np.concatenate([load_audio(p) for p in paths[:30]])[:16000 * 50]
+    monkeypatch.setattr(asr, "VAD_BLOCK_SECONDS", 7.0)  # many block boundaries inside speech
+    spans = asr.vad_spans(audio, 10.0)
+    whole = get_speech_timestamps(audio, VadOptions(max_speech_duration_s=10.0))
+    assert all(a["end"] <= b["start"] for a, b in zip(spans, spans[1:]))
+    assert all(s["end"] - s["start"] <= 10.0 * 16000 for s in spans)
+    mask = np.zeros(audio.size, bool)
+    for s in spans:
+        mask[s["start"]:s["end"]] = True
+    found = sum(s["end"] - s["start"] for s in whole)
+    covered = sum(mask[s["start"]:s["end"]].sum() for s in whole)
+    assert covered >= 0.97 * found  # the speech one pass finds is in the blocks' spans
+    assert mask.sum() <= 1.12 * found  # and little more (speech padding at block edges)
