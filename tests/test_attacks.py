@@ -474,6 +474,9 @@ def test_predict_resume_drops_a_half_written_last_line(predict_cli, tmp_path):
     assert predict_cli(*clips, "--out", out, "--resume") == 0
     frame = pd.read_csv(out, keep_default_na=False)
     assert sorted(frame["input"]) == sorted(map(str, clips)) and (frame["status"] == "ok").all()
+    from emoens.labels import LABELS
+
+    assert frame["label"].isin(LABELS).all()  # the half row ("hap") was not kept as done
 
 
 def test_full_disk_is_one_line(predict_cli, tmp_path, capsys, monkeypatch):
