@@ -867,3 +867,17 @@ def test_fifo_in_a_bundle_is_refused(bundle_copy):
 
     os.mkfifo(bundle_copy / "text" / "notes.md")
     _refused(bundle_copy, r"notes\.md: it is not a regular file or folder")
+
+
+def test_a_flood_of_light_events_does_not_fill_the_queue(hosted_app, tmp_path):
+    """300 cheap events (Explore filters) from one address, never read: refused past 8 waiting or
+    running, so the queue (64) does not fill, and another visitor is served."""
+    filters = next(d for d in hosted_app.deps if d.get("api_name") == "on_filter")
+    api = next(d for d in hosted_app.deps if d.get("api_name") == "analyze")
+    flooder = Browser(hosted_app.url)
+    answers = [flooder.join(filters, [None, [], [], [], []]) for _ in range(300)]
+    refused = [a for a in answers if not a.get("event_id")]
+    assert refused and all("requests waiting or running" in str(a) for a in refused)  # never "Queue is full"
+    other = Browser(hosted_app.url, source="127.0.0.3")
+    success, answer = _outcome(other.call(api, [other.upload(write_wav(tmp_path / "s.wav", tone(1.0))), ""]))
+    assert success, answer

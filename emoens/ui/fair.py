@@ -2,8 +2,8 @@
 dropped when its client has left, and old result folders swept.
 
 - :func:`install` wraps the gradio queue's ``push`` so one client (by IP address) has at most
-  ``Settings.per_client`` analyses queued or running; more are refused with a message at once,
-  so a flood never fills the queue for everyone.
+  ``Settings.per_client`` analyses, and 4 × that many events of any kind, queued or running;
+  more are refused with a message at once, so a flood never fills the queue for everyone.
 - :class:`Lanes`: analyses run in a *short* lane (clips up to ``Settings.long_seconds``) or a
   *long* lane (longer clips, Compare runs), one job each at a time: a short request waits only for
   other short ones, never behind a long one.
@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 from emoens.ui.config import UIError
 
 HEAVY_LANES = ("analyze", "compare")
+LIGHT_PER_HEAVY = 4  # events of any kind one client may have queued or running: 4 × per_client
 CANCELLED = "cancelled: the page that asked for this analysis was closed"
 RESULT_TTL_SECONDS = 3600.0
 _queues: list = []  # gradio queues that install() wrapped (one per app in this process)
@@ -62,13 +63,15 @@ def install(demo, per_client: int) -> None:
         from gradio import route_utils
 
         fn = route_utils.get_fn(queue.blocks, None, body) if body.fn_index is not None else None
-        if fn is not None and fn.concurrency_id in HEAVY_LANES:
-            client = client_of(request)
-            mine = sum(1 for e in _events(queue) if e.alive and e.concurrency_id in HEAVY_LANES
-                       and client_of(e.request) == client)
-            if mine >= per_client:
-                return (False, f"you already have {mine} analyses waiting or running (at most "
-                               f"{per_client} per visitor): wait for them to finish", "queue_full")
+        client = client_of(request)
+        mine = [e for e in _events(queue) if e.alive and client_of(e.request) == client]
+        heavy = sum(e.concurrency_id in HEAVY_LANES for e in mine)
+        if fn is not None and fn.concurrency_id in HEAVY_LANES and heavy >= per_client:
+            return (False, f"you already have {heavy} analyses waiting or running (at most "
+                           f"{per_client} per visitor): wait for them to finish", "queue_full")
+        if len(mine) >= LIGHT_PER_HEAVY * per_client:  # any event: a flood never fills the queue
+            return (False, f"you already have {len(mine)} requests waiting or running: wait for "
+                           "them to finish", "queue_full")
         return await original(body, request, username)
 
     queue.push = push
