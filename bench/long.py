@@ -79,7 +79,7 @@ def run_child(seconds: float, config: str) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=180.0)
-    parser.add_argument("--lengths", default="60,180,360",
+    parser.add_argument("--lengths", default="60,180,360,600",
                         help="clip lengths (s) for the memory check of the default path")
     parser.add_argument("--child", nargs=2, metavar=("SECONDS", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

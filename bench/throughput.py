@@ -1,6 +1,6 @@
 """``emoens predict --transcribe`` over real clips: clips/s on 1 and 2 cores, vs today's one-by-one.
 
-    python bench/throughput.py [--clips 500] [--today-clips 60]
+    python bench/throughput.py [--clips 500] [--today-clips 60] [--clips-1-core N]
 
 Inputs: ``--clips`` evenly spaced KEMDy20/KEMDy19 clips from ../shared/data (FLAC, as stored).
 Each configuration is one ``python -m emoens predict --transcribe`` process pinned with
@@ -92,6 +92,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=500)
     parser.add_argument("--today-clips", type=int, default=60)
+    parser.add_argument("--clips-1-core", type=int, default=None,
+                        help="inputs for the 1-core default run (default: --clips)")
     args = parser.parse_args(argv)
     files = inputs(args.clips)
     load_before = [round(x, 2) for x in os.getloadavg()]
@@ -100,9 +102,11 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         today = bundle_with_asr(tmp, {"backend": "faster-whisper", **BASELINE})
         workers = bundle_with_asr(tmp, {"backend": "faster-whisper", "workers": 2, "batch_size": 4})
+        one_core = files[:args.clips_1_core] if args.clips_1_core else files
         for cores in (1, 2):
             runs.append(measure(files[:args.today_clips], today, cores, tmp, f"today-{cores}"))
-            runs.append(measure(files, None, cores, tmp, f"default-{cores}"))
+            runs.append(measure(one_core if cores == 1 else files, None, cores, tmp,
+                                f"default-{cores}"))
         runs.append(measure(files, workers, 2, tmp, "default-2-workers"))
     by = {r["config"]: r for r in runs}
     speedup = {c: round(by[f"default-{c}"]["clips_per_s"] / by[f"today-{c}"]["clips_per_s"], 2)
@@ -113,7 +117,8 @@ def main(argv=None) -> int:
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "targets": {"speedup_2_cores": 2.0}}
     md = [f"`emoens predict --transcribe` over {len(files)} evenly spaced real KEMDy clips "
-          f"(today's path on the first {min(args.today_clips, len(files))}); clips/s after "
+          f"(today's path on the first {min(args.today_clips, len(files))}, the 1-core default run "
+          f"on the first {len(one_core)}); clips/s after "
           f"start-up, one process per row pinned with taskset. Load average before / after: "
           f"{load_before} / {data['load_average_after']}.", "",
           "| configuration | cores | clips | wall s | start-up s | clips/s | clips/s (wall) | ok | "
