@@ -38,7 +38,12 @@ def test_round_trip_with_fusion_weights(tmp_path):
     assert fusion_mod.member_weights(again.fusion) == {"w2v": 0.7, "bert": 0.3}
     assert again.asr["backend"] == "faster-whisper"
     card = (bundle.root / "MODEL_CARD.md").read_text()
-    assert "| w2v | speech | hf-speech | 0.7 |" in card and "macro_f1" in card
+    # the card (emoens/model_card.py): Korean summary first, every member with its modality and
+    # kind, the fitted weights, and the metrics given to the bundle with their values
+    assert card.index("## 요약") < card.index("## Members")
+    assert "| w2v | speech | hf-speech |" in card and "| bert | text |" in card
+    assert "Weights: w2v 0.70, bert 0.30." in card
+    assert "| macro_f1 | 0.500 |" in card
     # no temporary folders left beside the bundle
     assert sorted(p.name for p in (tmp_path).iterdir()) == ["bundle", "src"]
 

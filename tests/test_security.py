@@ -194,8 +194,10 @@ def test_upload_duration_cap_is_enforced(running_app, app_clips):
     client = Client(running_app.url, verbose=False)
     with pytest.raises(AppError) as info:
         client.predict(handle_file(str(app_clips.long)), "", api_name="/analyze")
-    assert str(info.value) == ("long.wav is 40.0 s long, longer than the 30 s limit (pass max_seconds "
-                               "or set EMOENS_MAX_AUDIO_SECONDS to allow longer audio)")
+    # Korean first, then the English with the clip's length and the cap; no developer advice
+    # (environment variables, parameters) in a visitor's message.
+    assert str(info.value) == ("음성이 너무 깁니다: 더 짧게 잘라 올리세요. · "
+                               "long.wav is 40.0 s long, longer than the 30 s limit")
 
 
 def _files_named(root: Path, needle: str, limit_depth: int = 6) -> list[Path]:
