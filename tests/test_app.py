@@ -560,6 +560,50 @@ def test_model_tab_card_and_metrics_are_readable(running_app, app_bundle_dir):
     table = M.metrics_table(spec)
     nums = M.headline_numbers(spec)
     if nums:
-        assert f"{nums['macro_f1']:.2f}" in M.model_line(spec) and not table.empty
-        assert all("." not in str(v) for v in table["시스템 system"])  # no dotted metric keys
+        assert f"UAR 음성 {nums['speech']:.2f}" in M.model_line(spec) and not table.empty
+        assert "nan" not in table.to_string().lower()
     assert "아닙니다" in M.model_line(spec) and "not" in M.model_line(spec)
+
+
+def _scores(uar: float, n: int = 100) -> dict:
+    return {"uar": uar, "macro_f1": uar - 0.02, "n": n}
+
+
+NEW_METRICS = {
+    "protocol": "leave one corpus out", "checks": {"mean_speech_gain": 0.07},
+    "mean_uar": {"speech": 0.372, "text": 0.2, "ensemble": 0.451, "previous speech": 0.3, "previous ensemble": 0.33},
+    "heldout_corpora": {
+        "kemdy19": {"scores": {"speech": _scores(0.4), "text": _scores(0.3), "ensemble": _scores(0.5, 956),
+                               "previous ensemble": _scores(0.35), "all-neutral": _scores(1 / 7)},
+                    "ece": 0.05, "va": {"valence_ccc": 0.2}},
+        "crema": {"scores": {"speech": _scores(0.34), "ensemble": _scores(0.4), "all-neutral": _scores(0.25)},
+                  "ece": 0.1},
+        "kemdy19 impro": {"scores": {"ensemble": _scores(0.3), "all-neutral": _scores(0.125)}}}}
+
+
+def test_model_line_and_table_read_the_bundles_heldout_corpora():
+    from emoens.model_card import model_card
+    from emoens.ui import model as M
+
+    spec = {"name": "t", "fusion": {"method": "confidence"}, "metrics": NEW_METRICS,
+            "members": [{"name": "s", "modality": "speech", "kind": "k", "path": "s", "weight": 0.5}]}
+    line = M.model_line(spec)
+    # the sub-row (kemdy19 impro, 8 classes) is not a corpus: chance spans 1/7 .. 1/4
+    assert "처음 듣는 코퍼스에서 평균 UAR 음성 0.37 · 앙상블 0.45 (우연 0.14–0.25)" in line
+    assert "speech 0.37, ensemble 0.45 (chance 0.14–0.25)" in line
+    table = M.metrics_table(spec)
+    assert list(table["코퍼스 corpus"]) == ["평균 mean", "kemdy19", "crema", "kemdy19 impro"]
+    assert table.loc[1, "n"] == "956" and table.loc[1, "앙상블 ensemble UAR"] == "0.500"
+    assert table.loc[2, "텍스트 text UAR"] == "–" and table.loc[0, "음성 speech UAR"] == "0.372"
+    assert "nan" not in table.to_string().lower()
+    card = model_card(spec)
+    summary = M.card_summary(spec, card)
+    assert summary.startswith("> **요약**") and "0.372" in summary  # the card's own Korean summary
+    body = M.card_body(card, spec)
+    assert "## 요약" not in body and "## Evaluation" in body and "{form}" not in body
+    # a bundle without the new keys (the old metrics.heldout, or nothing) shows no numbers
+    for old in ({"metrics": {"heldout": {"x": {"ensemble": {"overall": {"macro_f1": 0.4}}}}}}, {}, {"metrics": None}):
+        assert "UAR" not in M.model_line(old) and "아닙니다" in M.model_line(old)
+        assert M.headline_numbers(old) is None and M.metrics_table(old).empty
+    broken = {"metrics": {"mean_uar": {"speech": "x"}, "heldout_corpora": {"a": {"scores": [1]}, "b": 3}}}
+    assert M.headline_numbers(broken) is None and M.metrics_table(broken).empty

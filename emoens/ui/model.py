@@ -46,35 +46,63 @@ def members_table(spec: dict) -> pd.DataFrame:
     } for m in members])
 
 
-SYSTEMS = ("ensemble", "speech", "text", "all-neutral", "class-prior")
 SYSTEM_KO = {"ensemble": "앙상블", "speech": "음성", "text": "텍스트", "all-neutral": "항상 중립",
-             "class-prior": "무작위(사전분포)"}
-PART_KO = {"overall": "전체", "script": "대본", "impro": "즉흥"}
+             "class-prior": "무작위(사전분포)", "previous speech": "이전 음성", "previous text": "이전 텍스트",
+             "previous ensemble": "이전 앙상블"}
+# The held-out table's UAR columns, in this order (then the ensemble's macro-F1, n, ECE).
+TABLE_SYSTEMS = ("speech", "text", "ensemble", "previous ensemble", "all-neutral")
+# Rows of heldout_corpora that are a part of another row (not a corpus of their own).
+SUB_ROWS = ("kemdy19 impro",)
 
 
 def _number(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def heldout_sets(spec: dict) -> dict[str, dict]:
-    """``{set name: {system: {part: {n, macro_f1, …}}}}`` from ``metrics.heldout`` (read defensively)."""
-    heldout = (spec.get("metrics") or {}).get("heldout")
-    if not isinstance(heldout, dict):
+def heldout_corpora(spec: dict) -> dict[str, dict]:
+    """``{corpus: {system: {uar, macro_f1, n}}}`` from ``metrics.heldout_corpora`` (read
+    defensively: anything not shaped so is left out); ``{}`` for a bundle without it."""
+    corpora = (spec.get("metrics") or {}).get("heldout_corpora")
+    if not isinstance(corpora, dict):
         return {}
-    return {name: value for name, value in heldout.items() if isinstance(value, dict)}
+    out = {}
+    for name, block in corpora.items():
+        scores = block.get("scores") if isinstance(block, dict) else None
+        if isinstance(scores, dict):
+            out[str(name)] = {str(k): v for k, v in scores.items() if isinstance(v, dict)}
+    return out
+
+
+def _score(scores: dict, system: str, key: str = "uar") -> float | None:
+    return _number((scores.get(system) or {}).get(key))
 
 
 def headline_numbers(spec: dict) -> dict | None:
-    """The held-out macro-F1 of the ensemble and of the all-neutral baseline (overall), from the
-    first held-out set that has both; None when the bundle records none."""
-    for name, systems in heldout_sets(spec).items():
-        ens = ((systems.get("ensemble") or {}).get("overall") or {})
-        base = ((systems.get("all-neutral") or {}).get("overall") or {})
-        f1 = _number(ens.get("macro_f1"))
-        if f1 is not None:
-            return {"set": name, "macro_f1": f1, "n": _number(ens.get("n")),
-                    "baseline_f1": _number(base.get("macro_f1")), "accuracy": _number(ens.get("accuracy"))}
-    return None
+    """Mean held-out UAR of speech and ensemble (``metrics.mean_uar``) and the chance range (the
+    all-neutral UAR over the held-out corpora: 1 / number of classes present); None when the
+    bundle records no mean UAR."""
+    mean = (spec.get("metrics") or {}).get("mean_uar")
+    mean = mean if isinstance(mean, dict) else {}
+    nums = {system: _number(mean.get(system)) for system in ("speech", "text", "ensemble",
+                                                             "previous speech", "previous ensemble")}
+    if nums["speech"] is None and nums["ensemble"] is None:
+        return None
+    corpora = {k: v for k, v in heldout_corpora(spec).items() if k not in SUB_ROWS}
+    chance = [u for u in (_score(v, "all-neutral") for v in corpora.values()) if u is not None]
+    nums["chance"] = (min(chance), max(chance)) if chance else None
+    nums["corpora"] = len(corpora)
+    return nums
+
+
+def _uar_words(nums: dict) -> tuple[str, str]:
+    """``(Korean, English)`` of the mean UARs with the chance range, e.g. "음성 0.37 · 앙상블 0.45"."""
+    ko = " · ".join(f"{SYSTEM_KO[s]} {nums[s]:.2f}" for s in ("speech", "ensemble") if nums[s] is not None)
+    en = ", ".join(f"{s} {nums[s]:.2f}" for s in ("speech", "ensemble") if nums[s] is not None)
+    if nums.get("chance"):
+        low, high = nums["chance"]
+        span = f"{low:.2f}" if round(low, 2) == round(high, 2) else f"{low:.2f}–{high:.2f}"
+        ko, en = f"{ko} (우연 {span})", f"{en} (chance {span})"
+    return ko, en
 
 
 def model_line(spec: dict) -> str:
@@ -82,34 +110,39 @@ def model_line(spec: dict) -> str:
     nums = headline_numbers(spec)
     score = ""
     if nums:
-        base = f", 항상 '중립' 기준선 {nums['baseline_f1']:.2f}" if nums["baseline_f1"] is not None else ""
-        base_en = f", always-neutral {nums['baseline_f1']:.2f}" if nums["baseline_f1"] is not None else ""
-        score = (f" 처음 보는 화자·세션에서 macro-F1 {nums['macro_f1']:.2f}{base}."
-                 f" · held-out macro-F1 {nums['macro_f1']:.2f}{base_en} ({nums['set']}).")
-    return ("ℹ️ **이 모델은** 한국어 대화 연기 음성(KEMDy)으로 학습한 7가지 감정 분류기입니다;"
+        ko, en = _uar_words(nums)
+        score = f" 처음 듣는 코퍼스에서 평균 UAR {ko}. · Mean UAR on corpora it never heard: {en}."
+    return ("ℹ️ **이 모델은** 주로 배우가 연기한 음성으로 학습한 7가지 감정 분류기입니다;"
             " 사람의 실제 속마음을 판정하거나 진단·감시에 쓰는 도구가 **아닙니다**." + score +
-            " · A 7-emotion classifier trained on acted Korean dialogue — not a judge of anyone's real"
+            " · A 7-emotion classifier trained mostly on acted speech — not a judge of anyone's real"
             " feelings, not for diagnosis or monitoring.")
 
 
 def metrics_table(spec: dict) -> pd.DataFrame:
-    """Held-out results, readable: one row per set, system and part with n, macro-F1, unweighted
-    accuracy and accuracy (Korean and English names)."""
+    """Held-out results, readable: one row per held-out corpus with the UAR of each system, the
+    ensemble's macro-F1, n and calibration error; a first row with the mean UARs."""
+    blocks = (spec.get("metrics") or {}).get("heldout_corpora") or {}
     rows = []
-    for name, systems in heldout_sets(spec).items():
-        for system in [s for s in SYSTEMS if s in systems] + [s for s in systems if s not in SYSTEMS]:
-            parts = systems.get(system)
-            if not isinstance(parts, dict):
-                continue
-            for part, values in parts.items():
-                if not isinstance(values, dict):
-                    continue
-                rows.append({"평가 세트 set": name, "시스템 system": f"{SYSTEM_KO.get(system, system)} {system}",
-                             "부분 part": f"{PART_KO.get(part, part)} {part}", "n": values.get("n"),
-                             "macro-F1": _round(values.get("macro_f1")),
-                             "가중치 없는 정확도 UA": _round(values.get("unweighted_accuracy")),
-                             "정확도 accuracy": _round(values.get("accuracy"))})
-    return pd.DataFrame(rows)
+    for name, scores in heldout_corpora(spec).items():
+        row = {"코퍼스 corpus": name, "n": _number((scores.get("ensemble") or {}).get("n"))}
+        row |= {f"{SYSTEM_KO[s]} {s} UAR": _round(_score(scores, s)) for s in TABLE_SYSTEMS}
+        row["앙상블 ensemble F1"] = _round(_score(scores, "ensemble", "macro_f1"))
+        row["ECE"] = _round((blocks.get(name) or {}).get("ece"))
+        rows.append(row)
+    mean = (spec.get("metrics") or {}).get("mean_uar")
+    if rows and isinstance(mean, dict):
+        uar = {f"{SYSTEM_KO[s]} {s} UAR": _round(mean.get(s)) for s in TABLE_SYSTEMS}
+        rows.insert(0, {k: uar.get(k) for k in rows[0]} | {"코퍼스 corpus": "평균 mean"})
+    # As text: a missing score reads "–", never "nan"; n without decimals.
+    return pd.DataFrame([{k: (v if k == "코퍼스 corpus" else _cell(v, k == "n")) for k, v in row.items()}
+                         for row in rows])
+
+
+def _cell(value, integer: bool = False) -> str:
+    number = _number(value)
+    if number is None or number != number:
+        return "–"
+    return str(int(number)) if integer else f"{number:.3f}"
 
 
 def _round(value) -> float | None:
@@ -126,26 +159,45 @@ def _plain(value) -> str:
     return str(value)
 
 
+SUMMARY_HEADING = "## 요약"
+
+
+def _split_card(card: str) -> tuple[str, str]:
+    """``(the card's "## 요약" section without its heading, the card without that section)``;
+    ``("", card)`` when the card has no such section."""
+    lines = card.splitlines()
+    if SUMMARY_HEADING not in [line.strip() for line in lines]:
+        return "", card
+    start = [line.strip() for line in lines].index(SUMMARY_HEADING)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[start + 1:end]).strip(), "\n".join(lines[:start] + lines[end:]).strip()
+
+
 def card_body(card: str, spec: dict) -> str:
-    """The model card's text with its template placeholders filled (``{form}``: the fusion form)."""
+    """The model card without its Korean summary (shown first, apart) and with its template
+    placeholders filled (``{form}``: the fusion form, in older cards)."""
     form = ((spec.get("fusion") or {}).get("fitted_on") or {}).get("form") or (spec.get("fusion") or {}).get("method")
-    return card.replace("{form}", f"{form} pooling" if form else "soft voting")
+    return _split_card(card)[1].replace("{form}", f"{form} pooling" if form else "soft voting")
 
 
 def card_for_display(card: str, spec: dict) -> str:
     """The model card as the app shows it: the Korean summary first, then the filled card."""
-    return card_summary(spec) + "\n\n" + card_body(card, spec)
+    return card_summary(spec, card) + "\n\n" + card_body(card, spec)
 
 
-def card_summary(spec: dict) -> str:
-    """A Korean summary of the model card: what it does, how well, what it must not be used for."""
+def card_summary(spec: dict, card: str = "") -> str:
+    """The Korean summary shown first on the Model tab: the card's own "## 요약" section when it
+    has one (written by emoens.model_card), else one made from ``bundle.json``."""
+    own = _split_card(card)[0]
+    if own:
+        # one paragraph per line of the section (the card writes one sentence group a line)
+        return "> **요약**\n>\n" + "\n>\n".join(f"> {line}" for line in own.splitlines() if line.strip())
     nums = headline_numbers(spec)
     summary = ["> **요약** — 음성(말투)과 전사(내용)를 함께 보고 7가지 감정(분노, 혐오, 공포, 기쁨, 중립, 슬픔, 놀람) 중 "
-               "하나를 고릅니다. 배우가 연기한 한국어 대화(KEMDy19/20, 연구용 라이선스)로 학습했습니다."]
+               "하나를 고릅니다. 주로 배우가 연기한 음성으로 학습했습니다."]
     if nums:
-        summary.append(f"> 처음 보는 세션에서 macro-F1 {nums['macro_f1']:.2f}"
-                       + (f" (항상 '중립'이라 답하는 기준선 {nums['baseline_f1']:.2f})" if nums["baseline_f1"] is not None else "")
-                       + ": 맞히는 경우보다 틀리는 경우가 많을 수 있습니다.")
+        summary.append(f"> 처음 듣는 코퍼스에서 평균 UAR(클래스별 재현율 평균) {_uar_words(nums)[0]}: "
+                       "맞히는 경우보다 틀리는 경우가 많을 수 있습니다.")
     summary.append("> 실제 사람의 속마음을 판정하거나 채용·진단·감시에 쓰면 안 됩니다. "
                    "합성 예시 음성은 학습 문장과 비슷해 점수가 실제보다 높게 나옵니다.")
     return "\n>\n".join(summary)

@@ -19,7 +19,7 @@ def build(ctx: Context) -> SimpleNamespace:
     spec, card = ctx.spec, ctx.card
     ui = SimpleNamespace(ctx=ctx)
     gr.Markdown(M.overview_markdown(spec, ctx.directory), elem_id="model-overview")
-    ui.card = gr.Markdown(M.card_summary(spec) if card else "_모델 카드 없음 · this bundle has no MODEL_CARD.md._",
+    ui.card = gr.Markdown(M.card_summary(spec, card) if card else "_모델 카드 없음 · this bundle has no MODEL_CARD.md._",
                           elem_id="model-card")
     if card:
         with gr.Accordion(t("card_full"), open=False, elem_id="model-card-full"):

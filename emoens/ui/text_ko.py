@@ -61,7 +61,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "durations": ("길이", "durations"), "valence_arousal": ("정서가와 각성", "valence and arousal"),
     "ties": ("동률 (평가자 다수결이 갈린 발화)", "ties (raters' majority split between classes)"),
     "members": ("구성 모델과 융합 가중치", "members and fusion weights"),
-    "heldout": ("처음 보는 세션에서의 성능", "held-out results"),
+    "heldout": ("처음 듣는 코퍼스에서의 성능 (UAR: 클래스별 재현율 평균, F1: macro-F1)",
+                "results on corpora the models never heard (UAR: unweighted average recall)"),
     "card_full": ("모델 카드 전문 (영어)", "full model card (English)"),
 }
 
