@@ -29,7 +29,9 @@ are functions in :mod:`emoens.steps`): decode (``_decode``) → windows (``steps
 speech members (``steps.member_probas``) → ASR (``_listen``) → text members
 (``steps.member_probas``, per input and per window of long audio) → fusion
 (``steps.overall_probas``) → timeline (``steps.timeline``) → result (``_assemble_result``, the one
-place where a result's fields are put together). ``analyze_batch(errors="return")`` is the one
+place where a result's fields are put together). :meth:`EmotionRecognizer.analyze_stream` runs
+the same steps for one input and yields the timeline after each batch of windows (the app's
+progress and cancel). ``analyze_batch(errors="return")`` is the one
 per-item isolation of emoens: a batch in which a member or the ASR fails is re-run input by input.
 
 This module imports neither torch nor transformers: members import what they need when loaded.
@@ -310,18 +312,79 @@ class EmotionRecognizer:
                 return [_error_result(exc, jobs[0].name)]
         return [self._run_isolated([job], transcribe, timing, errors, progress)[0] for job in jobs]
 
+    def _windows(self, jobs: list[Job]):
+        from emoens import steps
+
+        return steps.cut_windows(jobs, window_seconds=self.window_seconds,
+                                 hop_seconds=self.hop_seconds,
+                                 single_pass_max_seconds=self.single_pass_max_seconds)
+
     def _run(self, jobs: list[Job], transcribe, timing: dict, progress: bool) -> list[dict]:
         """Steps 2-8 for decoded jobs (see :mod:`emoens.steps`)."""
         from emoens import steps
-        from emoens.audio import is_silent
 
-        windows = steps.cut_windows(jobs, window_seconds=self.window_seconds,
-                                    hop_seconds=self.hop_seconds,
-                                    single_pass_max_seconds=self.single_pass_max_seconds)
+        windows = self._windows(jobs)
         extras: dict = {}  # valence/arousal per speech member and window
         speech = steps.timed(timing, "speech", steps.member_probas, self.members, "speech",
                              dict(enumerate(windows.clips)), self.batch_size, progress=progress,
                              extras=extras)
+        return self._after_speech(jobs, windows, speech, extras, transcribe, timing)
+
+    def analyze_stream(self, audio, text: str | None = None, transcribe: bool | None = None, *,
+                       name: str | None = None):
+        """:meth:`analyze` step by step, for a front end that shows progress and may stop early.
+
+        Yields ``{"stage": "speech", "done": s, "total": s, "timeline": [...]}`` after each batch
+        of windows of long audio (the timeline so far; its entries fuse speech only, the final
+        result's add the text), then ``{"stage": "asr" | "text", "total": s}`` before the
+        transcript is heard and scored, and last ``{"stage": "done", "total": s, "result": …}``,
+        the result :meth:`analyze` gives (timings aside). Closing the iterator (a cancelled
+        request) stops the work before the next batch of windows.
+        """
+        from emoens import steps
+
+        start = time.perf_counter()
+        timing = dict.fromkeys(("decode", "speech", "asr", "text", "fusion"), 0.0)
+        job = self._decode([audio], [text], [name], "raise", [None], timing)[0]
+        windows = self._windows([job])
+        total = round(len(job.samples) / SAMPLE_RATE, 3)
+        speech: dict = {}
+        extras: dict = {}
+        partial: list[dict] = []
+        keys = list(range(len(windows.clips)))
+        for s in range(0, len(keys), self.batch_size):
+            part = keys[s:s + self.batch_size]
+            got = steps.timed(timing, "speech", steps.member_probas, self.members, "speech",
+                              {k: windows.clips[k] for k in part}, self.batch_size, extras=extras)
+            for member_name, rows in got.items():
+                speech.setdefault(member_name, {}).update(rows)
+            if len(keys) > 1:
+                partial += self._speech_timeline(windows, np.asarray(part), speech, extras)
+                yield {"stage": "speech", "done": partial[-1]["end"], "total": total,
+                       "timeline": list(partial)}
+        hears = job.text is None and transcribe is not False and self.asr_backend != "none"
+        yield {"stage": "asr" if hears else "text", "total": total}
+        result = self._after_speech([job], windows, speech, extras, transcribe, timing)[0]
+        result["timing_ms"] = {k: round(1000 * v, 1) for k, v in timing.items()}
+        result["timing_ms"]["total"] = round(1000 * (time.perf_counter() - start), 1)
+        yield {"stage": "done", "total": total, "result": result}
+
+    def _speech_timeline(self, windows, idx: np.ndarray, speech: Mapping, extras: Mapping) -> list[dict]:
+        """Timeline entries of the windows ``idx`` from the speech members alone (streaming)."""
+        from emoens import steps
+        from emoens.audio import is_silent
+
+        silent = np.array([is_silent(windows.clips[k]) for k in idx])
+        no_text = {n: None for n, m in self.members.items() if m.modality == "text"}
+        return steps.timeline(self.fusion, idx, windows, silent, speech, no_text, {}, {},
+                              dict.fromkeys(no_text, 0.0), extras)
+
+    def _after_speech(self, jobs: list[Job], windows, speech: Mapping, extras: dict, transcribe,
+                      timing: dict) -> list[dict]:
+        """Steps 4-8 (ASR, text members, fusion, timeline, result) once the speech members ran."""
+        from emoens import steps
+        from emoens.audio import is_silent
+
         asr_results = self._transcribe_batch(jobs, transcribe, timing)
         heard = [self._listen(job, transcribe, timing, asr_results.get(j))
                  for j, job in enumerate(jobs)]

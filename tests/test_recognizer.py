@@ -319,3 +319,60 @@ def test_timeline_uses_the_asr_text_of_each_window():
     assert last["transcript"] == "너무 슬퍼" and last["label"] == "sad"
     middle = [e for e in result["timeline"] if e["start"] < 30 < e["end"]]
     assert middle and all(e["transcript"] == "정말 행복해 너무 슬퍼" for e in middle)
+
+
+def _without_timing(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "timing_ms"}
+
+
+@pytest.mark.parametrize("text", [None, "오늘 정말 행복해"])
+def test_analyze_stream_yields_the_timeline_window_by_window_then_analyzes_result(tone_recognizer, text):
+    wave = np.concatenate([planted_tone("happy", 45.0), planted_tone("sad", 45.0, seed=1)])
+    events = list(tone_recognizer.analyze_stream((16000, wave), text=text))
+    speech = [e for e in events if e["stage"] == "speech"]
+    windows = len(window_bounds(len(wave), window_seconds=tone_recognizer.window_seconds,
+                                hop_seconds=tone_recognizer.hop_seconds,
+                                single_pass_max_seconds=tone_recognizer.single_pass_max_seconds))
+    # one event per batch of windows, each with the whole timeline so far, growing to the end
+    assert len(speech) == -(-windows // tone_recognizer.batch_size) >= 2
+    assert [len(e["timeline"]) for e in speech] == [min(windows, (i + 1) * tone_recognizer.batch_size)
+                                                     for i in range(len(speech))]
+    assert [e["done"] for e in speech] == [e["timeline"][-1]["end"] for e in speech]
+    assert speech[-1]["done"] == events[0]["total"] == pytest.approx(90.0)
+    assert [e["stage"] for e in events[len(speech):]] == ["text", "done"]  # no ASR configured
+    final = events[-1]["result"]
+    assert _without_timing(final) == _without_timing(tone_recognizer.analyze((16000, wave), text=text))
+    assert set(final["timing_ms"]) >= {"decode", "speech", "text", "total"}
+    # the streamed entries are the speech-only timeline: the same windows and speech rows
+    assert [(e["start"], e["end"], e["speech"]) for e in speech[-1]["timeline"]] == \
+        [(e["start"], e["end"], e["speech"]) for e in final["timeline"]]
+    if text is None:
+        assert speech[-1]["timeline"] == final["timeline"]
+
+
+def test_closing_analyze_stream_stops_between_windows(tone_recognizer):
+    member = tone_recognizer.members["tone"]
+    calls = []
+    original = member.predict_proba
+    member.predict_proba = lambda waves: calls.append(len(waves)) or original(waves)
+    try:
+        stream = tone_recognizer.analyze_stream((16000, planted_tone("sad", 120.0)))
+        first = next(stream)
+        assert first["stage"] == "speech" and first["done"] < first["total"]
+        stream.close()  # what a cancelled request does to the generator
+        assert calls == [tone_recognizer.batch_size]  # no window after the first batch was scored
+    finally:
+        member.predict_proba = original
+
+
+def test_analyze_stream_of_short_audio_and_with_asr(tone_recognizer):
+    events = list(tone_recognizer.analyze_stream((16000, planted_tone("angry", 2.0))))
+    assert [e["stage"] for e in events] == ["text", "done"] and events[-1]["result"]["timeline"] == []
+    rng = np.random.default_rng(0)
+    wave = (0.05 * rng.standard_normal(16000 * 60)).astype(np.float32)
+    recognizer = EmotionRecognizer({"tone": ToneSpeechMember(), "keyword": KeywordTextMember()},
+                                   asr=TimedASR())
+    stages = [e["stage"] for e in recognizer.analyze_stream((16000, wave))]
+    assert stages[-2:] == ["asr", "done"] and set(stages[:-2]) == {"speech"}
+    with pytest.raises(RecognizerError):
+        next(tone_recognizer.analyze_stream((16000, planted_tone("sad", 1.0)), text="\udcff"))
