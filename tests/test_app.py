@@ -213,7 +213,68 @@ def test_zerogpu_decorator_is_applied_only_when_spaces_imports(monkeypatch, runn
     fake.GPU = lambda fn: wrapped.append(fn.__name__) or fn
     monkeypatch.setitem(sys.modules, "spaces", fake)
     build_demo(running_app.recognizer, app_settings)
-    assert wrapped == ["run_analysis"]
+    assert wrapped == ["run_analysis", "run_stream"]
+
+
+def _analyze_tab(recognizer, settings):
+    """The Analyze tab's handlers on ``recognizer`` without a page (components as names)."""
+    from types import SimpleNamespace
+
+    from emoens.ui import tab_analyze as T
+    from emoens.ui.common import Context, bind
+
+    ctx = Context(recognizer=recognizer, settings=settings)
+    names = ("state status summary chart va timeline segments json download transcript source weight "
+             "rerun segment_audio").split()
+    return SimpleNamespace(ctx=ctx, run=bind(T.run_analysis, ctx), stream=bind(T.run_stream, ctx),
+                           **{n: n for n in names}), T
+
+
+def test_analyze_streams_the_timeline_and_the_stage_then_the_result(tone_recognizer, app_settings):
+    from tests.fixtures.bundles import planted_tone
+
+    ui, T = _analyze_tab(tone_recognizer, app_settings)
+    wave = np.concatenate([planted_tone("happy", 14.0), planted_tone("sad", 14.0, seed=1)])
+    batch, tone_recognizer.batch_size = tone_recognizer.batch_size, 2  # 5 windows: three batches
+    try:
+        updates = list(T.on_analyze(ui, (16000, wave), "", False))
+    finally:
+        tone_recognizer.batch_size = batch
+    statuses = [u["status"] for u in updates if "status" in u]
+    assert statuses[:2] == ["⏳ 음성 읽는 중 · reading the audio…", "⏳ 분석 중 0/28 s · analysing 0/28 s"]
+    progress = [u for u in updates if "timeline" in u and "state" not in u]
+    assert [u["status"].split(" · 취소")[0] for u in progress] == [
+        "⏳ 분석 중 15/28 s · analysing 15/28 s", "⏳ 분석 중 25/28 s · analysing 25/28 s",
+        "⏳ 분석 중 28/28 s · analysing 28/28 s"]
+    assert [len(u["segments"]["value"]) for u in progress] == [2, 4, 5]  # the table fills in too
+    assert all(u["timeline"]["value"].layout.xaxis.range == (0, 28.0) for u in progress)
+    assert "텍스트" in statuses[-2] and "scoring the text" in statuses[-2]
+    final = updates[-1]
+    expected = tone_recognizer.analyze((16000, wave), transcribe=False)
+    assert final["status"] == "" and final["state"]["result"]["timeline"] == expected["timeline"]
+    assert len(final["segments"]["value"]) == len(expected["timeline"]) == 5
+
+
+def test_cancelling_the_analyze_generator_stops_between_windows(tone_recognizer, app_settings):
+    from tests.fixtures.bundles import planted_tone
+
+    from emoens.ui.fair import Lanes
+
+    ui, T = _analyze_tab(tone_recognizer, app_settings)
+    ui.ctx.lanes = Lanes(long_seconds=10.0)  # 29 s: the long lane
+    member = tone_recognizer.members["tone"]
+    calls, original, batch = [], member.predict_proba, tone_recognizer.batch_size
+    member.predict_proba = lambda waves: calls.append(len(waves)) or original(waves)
+    tone_recognizer.batch_size = 2  # 29 s: 5 windows in three batches
+    try:
+        run = T.on_analyze(ui, (16000, planted_tone("sad", 29.0)), "", False)
+        while "timeline" not in next(run):  # up to the first partial timeline
+            pass
+        run.close()  # what gradio does to a cancelled event's generator
+    finally:
+        member.predict_proba, tone_recognizer.batch_size = original, batch
+    assert calls == [2]  # the other three windows never ran
+    assert ui.ctx.lanes._long.acquire(timeout=1)  # and the lane was given back
 
 
 # --------------------------------------------------------------------------- Compare

@@ -72,6 +72,42 @@ def analyze(recognizer, audio: Any, text: str | None, settings: Settings,
         return recognizer.analyze((SAMPLE_RATE, samples), text=text, transcribe=transcribe)
 
 
+def analyze_stream(recognizer, audio: Any, text: str | None, settings: Settings,
+                   transcribe: bool | None = None, gate=None):
+    """:func:`analyze` as the recognizer's progress events (``analyze_stream``: the timeline
+    after each batch of windows, the stage, then ``{"stage": "done", "result": …}``); the lane is
+    held until the last event or until the iterator is closed (a cancelled request)."""
+    import contextlib
+
+    from emoens.audio import SAMPLE_RATE
+
+    samples = decode_input(audio, settings)
+    text = (text or "").strip() or None
+    total = round(samples.size / SAMPLE_RATE, 3)
+    with gate(total) if gate is not None else contextlib.nullcontext():
+        stream = getattr(recognizer, "analyze_stream", None)
+        if stream is None:  # a recognizer without the hook: one step
+            yield {"stage": "done", "total": total,
+                   "result": recognizer.analyze((SAMPLE_RATE, samples), text=text, transcribe=transcribe)}
+            return
+        yield from stream((SAMPLE_RATE, samples), text=text, transcribe=transcribe)
+
+
+def stage_line(event: Mapping) -> str:
+    """The status line of a progress event, Korean then English, e.g.
+    "⏳ 분석 중 40/168 s · analysing 40/168 s"."""
+    total = float(event.get("total") or 0)
+    stage = event.get("stage")
+    if stage == "speech":
+        done = float(event.get("done") or 0)
+        return f"⏳ 분석 중 {done:.0f}/{total:.0f} s · analysing {done:.0f}/{total:.0f} s"
+    if stage == "asr":
+        return f"⏳ 전사 중 ({total:.0f} s) · transcribing {total:.0f} s of audio…"
+    if stage == "text":
+        return "⏳ 텍스트 분석·결합 중 · scoring the text and combining…"
+    return f"⏳ 분석 중 0/{total:.0f} s · analysing 0/{total:.0f} s"
+
+
 # --------------------------------------------------------------------------- reading results
 
 

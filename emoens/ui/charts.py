@@ -100,8 +100,9 @@ def valence_arousal_figure(result: Mapping) -> go.Figure | None:
     return _layout(fig, "정서가–각성 · valence–arousal", height=380)
 
 
-def timeline_figure(timeline: Sequence[Mapping]) -> go.Figure:
-    """Ensemble probability of each class over the windows of a long recording."""
+def timeline_figure(timeline: Sequence[Mapping], duration: float | None = None) -> go.Figure:
+    """Ensemble probability of each class over the windows of a long recording; ``duration``
+    fixes the time axis to the whole recording (a timeline still filling in)."""
     fig = go.Figure()
     mids = [(float(w["start"]) + float(w["end"])) / 2 for w in timeline]
     matrix = np.array([as_vector(w.get("ensemble") or w.get("speech")) for w in timeline])
@@ -110,7 +111,8 @@ def timeline_figure(timeline: Sequence[Mapping]) -> go.Figure:
             x=mids, y=matrix[:, i], mode="lines+markers", name=f"{LABELS_KO[label]} {label}",
             line={"color": CLASS_COLORS[label]}, hovertemplate="%{x:.1f} s: %{y:.1%}<extra>" + label + "</extra>",
         )
-    fig.update_layout(xaxis={"title": "시간 time (s)"}, yaxis={"range": [0, 1], "tickformat": ".0%"})
+    xaxis = {"title": "시간 time (s)"} | ({"range": [0, float(duration)]} if duration else {})
+    fig.update_layout(xaxis=xaxis, yaxis={"range": [0, 1], "tickformat": ".0%"})
     return _layout(fig, "시간에 따른 감정 · emotion over time (ensemble)")
 
 

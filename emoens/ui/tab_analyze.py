@@ -21,7 +21,7 @@ from emoens.ui import model as M
 from emoens.ui.charts import empty_figure, probabilities_figure, timeline_figure, valence_arousal_figure
 from emoens.ui.common import Context, bind, download_dir, gpu, message, t
 from emoens.ui.compare import AUDIO_SUFFIXES
-from emoens.ui.config import EXAMPLES_DIR
+from emoens.ui.config import EXAMPLES_DIR, UIError
 from emoens.ui.text_ko import both
 
 
@@ -37,15 +37,26 @@ def example_rows() -> list[list[str]]:
     return rows
 
 
-def run_analysis(ctx: Context, audio, text, transcribe, request=None):
-    """The analysis itself (the function ZeroGPU wraps), in its lane (short or long clip); a
-    request whose page was closed is dropped while it waits."""
+def _gate(ctx: Context, request):
+    """The lane (short or long clip) a request's work runs in; a request whose page was closed
+    is dropped while it waits."""
     from emoens.ui.fair import client_alive
 
     session = getattr(request, "session_hash", None)
-    gate = None if ctx.lanes is None else (
+    return None if ctx.lanes is None else (
         lambda seconds: ctx.lanes.slot(seconds, lambda: client_alive(session)))
-    return A.analyze(ctx.recognizer, audio, text, ctx.settings, transcribe=transcribe, gate=gate)
+
+
+def run_analysis(ctx: Context, audio, text, transcribe, request=None):
+    """The analysis itself (the function ZeroGPU wraps), in its lane: the API's one result."""
+    return A.analyze(ctx.recognizer, audio, text, ctx.settings, transcribe=transcribe, gate=_gate(ctx, request))
+
+
+def run_stream(ctx: Context, audio, text, transcribe, request=None):
+    """The page's analysis (the generator ZeroGPU wraps), in its lane: progress events, then the
+    result (:func:`emoens.ui.analyze.analyze_stream`)."""
+    yield from A.analyze_stream(ctx.recognizer, audio, text, ctx.settings, transcribe=transcribe,
+                                gate=_gate(ctx, request))
 
 
 def segments_table(result: dict) -> pd.DataFrame:
@@ -99,19 +110,39 @@ def _failed(ui, exc: BaseException) -> dict:
             ui.rerun: gr.update(interactive=False)}
 
 
+def _progress(ui, event: dict) -> dict:
+    """A progress event on the page: the stage, and the timeline (and table) so far, its time
+    axis the whole recording, so it fills in window by window."""
+    update = {ui.status: A.stage_line(event) + " · 취소 버튼으로 멈출 수 있습니다 · Cancel stops it"}
+    partial = event.get("timeline") or []
+    if len(partial) > 0:
+        update[ui.timeline] = gr.update(value=timeline_figure(partial, event.get("total")), visible=True)
+        update[ui.segments] = gr.update(value=segments_table({"timeline": partial}), visible=True)
+    return update
+
+
 def on_analyze(ui, audio, text, transcribe, request: gr.Request = None):
-    """Analyze button (a generator: the stage is shown while the models run; Cancel stops it)."""
-    yield {ui.status: "⏳ 1/2 음성 읽는 중 · reading the audio…"}
+    """Analyze button (a generator): the stage and progress, the timeline as windows finish,
+    then the result. Cancel closes it, which stops the work before the next batch of windows."""
+    yield {ui.status: "⏳ 음성 읽는 중 · reading the audio…", ui.state: None,
+           ui.segment_audio: gr.update(value=None, visible=False)}
+    # None = transcribe when no text is typed (an unavailable ASR becomes a warning).
+    stream = ui.stream(audio, text, None if transcribe and ui.ctx.has_asr else False, request)
+    result = None
     try:
-        seconds = A.audio_seconds(audio)
-        asr = bool(transcribe and ui.ctx.has_asr and not (text or "").strip())
-        stage = "음성 분석" + (" + 자동 전사" if asr else "")
-        yield {ui.status: f"⏳ 2/2 {stage} 중 ({seconds:.0f} s) · analysing {seconds:.0f} s of audio"
-                          + (" and transcribing it" if asr else "") + "…"}
-        # None = transcribe when no text is typed (an unavailable ASR becomes a warning).
-        result = ui.run(audio, text, None if transcribe and ui.ctx.has_asr else False, request)
+        yield {ui.status: A.stage_line({"total": A.audio_seconds(audio)})}
+        for event in stream:
+            if event.get("stage") == "done":
+                result = event["result"]
+                break
+            yield _progress(ui, event)
     except Exception as exc:  # noqa: BLE001
         yield _failed(ui, exc)
+        return
+    finally:
+        stream.close()  # a cancelled request: the lane is given back, no further window runs
+    if result is None:
+        yield _failed(ui, UIError("분석이 끝나지 않았습니다 · the analysis stopped before a result"))
         return
     state = {"result": result, "name": A.input_name(audio), "audio": A.input_path(audio)}
     transcript, source = A.transcript_info(result)
@@ -160,7 +191,7 @@ def on_segment(ui, state, evt: gr.SelectData) -> dict:
 
 def build(ctx: Context) -> SimpleNamespace:
     """The tab's components (inside the current ``gr.Tab``) and their events."""
-    ui = SimpleNamespace(ctx=ctx, run=gpu(bind(run_analysis, ctx)))
+    ui = SimpleNamespace(ctx=ctx, run=gpu(bind(run_analysis, ctx)), stream=gpu(bind(run_stream, ctx)))
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             # Plain strings (not i18n) here: gr.Examples shows these two labels as its column heads.
@@ -200,7 +231,7 @@ def build(ctx: Context) -> SimpleNamespace:
 
 def _wire(ui) -> None:
     views = [ui.summary, ui.chart, ui.va, ui.timeline, ui.segments, ui.json, ui.download]
-    outputs = [ui.state, ui.status, ui.transcript, ui.source, ui.weight, ui.rerun, *views]
+    outputs = [ui.state, ui.status, ui.transcript, ui.source, ui.weight, ui.rerun, ui.segment_audio, *views]
     # concurrency_limit=None: gradio starts every admitted analysis at once; emoens.ui.fair's
     # per-client limit admits them and its short/long lanes run them (a short clip never waits
     # behind a long one).
