@@ -140,16 +140,30 @@ def test_edit_transcript_rerun_and_slider_keep_json_and_download_in_step(browser
         watched.close()
 
 
+# Every text the status line shows, however briefly (the stages come and go while it runs).
+WATCH_STATUS = """() => {
+  window.__statuses = [];
+  const status = document.querySelector('#analyze-status');
+  new MutationObserver(() => window.__statuses.push(status.innerText))
+    .observe(status, {subtree: true, childList: true, characterData: true});
+}"""
+
+
 def test_long_audio_stage_timeline_segments_and_cancel(page_at, clips):
     page = page_at.page
     _upload(page, clips["long"])
+    page.evaluate(WATCH_STATUS)
     page.click("#analyze-btn")
     page.wait_for_function("document.querySelector('#analyze-status').innerText.includes('24 s')", timeout=30000)
     _assert_heading(_wait_summary(page, 120000))
+    seen = page.evaluate("window.__statuses")
+    # the stage with seconds done, the timeline drawn while the text was still to come
+    assert any("분석 중" in s and "/24 s · analysing" in s and "Cancel" in s for s in seen), seen
+    assert any("분석 중 24/24 s" in s for s in seen), seen
     page.wait_for_selector("#timeline .js-plotly-plot", timeout=15000)
     page.wait_for_selector("#segments tbody tr", state="attached", timeout=15000)
     assert "중립 neutral" in page.inner_text("#segments") or "%" in page.inner_text("#segments")
-    # (Clicking a row to play it is not driven here yet: gradio's table cells did not take the click.)
+    _play_second_segment(page)
     page.wait_for_timeout(500)
     page.screenshot(path=str(SHOTS / f"analyze_long{'_phone' if page_at.width == 'phone' else ''}.png"),
                     full_page=True)
@@ -157,6 +171,24 @@ def test_long_audio_stage_timeline_segments_and_cancel(page_at, clips):
     page.click("#cancel-btn")
     page.wait_for_function("document.querySelector('#analyze-status').innerText.includes('취소')", timeout=15000)
     assert [p for p in page_at.problems() if "blob:" not in p] == []
+
+
+def _play_second_segment(page) -> None:
+    """Click the second row of the segment table: the player below gets that window (5-15 s)."""
+    # gradio 6 draws the rows as a virtual list of div cells (data-testid="cell-ROW-COL"), only
+    # once the table is on screen; the <tbody> rows are a hidden sizing copy.
+    page.locator("#segments").scroll_into_view_if_needed()
+    cell = page.locator("#segments [data-testid=cell-1-2]")
+    cell.wait_for(timeout=10000)
+    cell.click()
+    page.wait_for_selector("#segment-audio audio, #segment-audio [data-testid=waveform-controls]",
+                           state="attached", timeout=15000)
+    label = page.inner_text("#segment-audio")
+    assert "구간 5–15 s" in label and "segment 5–15 s" in label, label
+    page.click("#segment-audio button.play-pause-button")
+    # it plays (the button turns to Pause, the clock runs) a 10-s cut: that window, not the clip
+    page.wait_for_selector("#segment-audio button.play-pause-button[aria-label=Pause]", timeout=10000)
+    page.wait_for_function("document.querySelector('#segment-audio').innerText.includes('0:10')", timeout=10000)
 
 
 def test_other_tabs_at_phone_and_desktop(page_at, labelled_manifest):

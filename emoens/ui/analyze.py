@@ -327,8 +327,6 @@ def audio_seconds(audio: Any) -> float:
 
 def cut_segment(path: str, start: float, end: float, settings: Settings) -> Path:
     """``start``–``end`` seconds of the input as a 16-kHz WAV in a fresh download folder."""
-    import tempfile
-
     import soundfile as sf
 
     from emoens.audio import SAMPLE_RATE
@@ -338,5 +336,7 @@ def cut_segment(path: str, start: float, end: float, settings: Settings) -> Path
     from emoens.ui.fair import result_dir
 
     out = result_dir() / f"segment_{start:.0f}-{end:.0f}s.wav"
-    sf.write(str(out), part, SAMPLE_RATE, subtype="PCM_16")
+    partial = out.with_suffix(".part")
+    sf.write(str(partial), part, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    os.replace(partial, out)  # atomic: the player never gets a half-written file
     return out

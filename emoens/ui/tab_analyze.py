@@ -183,7 +183,9 @@ def on_segment(ui, state, evt: gr.SelectData) -> dict:
         path = A.cut_segment(state["audio"], float(window["start"]), float(window["end"]), ui.ctx.settings)
     except Exception as exc:  # noqa: BLE001
         return {ui.status: f"⚠️ {message(exc)}"}
-    return {ui.segment_audio: gr.update(value=str(path), visible=True)}
+    start, end = float(window["start"]), float(window["end"])
+    return {ui.segment_audio: gr.update(value=str(path), visible=True,
+                                        label=f"구간 {start:.0f}–{end:.0f} s 듣기 · segment {start:.0f}–{end:.0f} s")}
 
 
 # --------------------------------------------------------------------------- layout
