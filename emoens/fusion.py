@@ -9,12 +9,11 @@ A *fusion config* is a plain JSON-able dict::
                "coef": [[...]], "intercept": [...]},          # only for method == "stack"
      "fitted_on": {...}}                                      # provenance, when fitted
 
-``loglinear`` pools the members geometrically (``p ~ prod p_m ** w_m``). ``confidence`` is a
-stacked multinomial logistic regression over each member's log-probabilities, scaled by its
-confidence (top probability) and by the reliability of its input (a transcript from the ASR
-counts less than a typed one; an absent member counts 0), then temperature-scaled: the weight
-of each member thus depends on the input (:func:`confidence_features`, fitted by
-:mod:`emoens.fusion_fit`).
+``loglinear`` pools the members geometrically (``p ~ prod p_m ** w_m``). ``confidence`` is log-linear
+pooling whose per-row exponents grow with each member's confidence (its top probability) and
+are scaled by the reliability of its input (a transcript from the ASR counts less than a typed
+one; an absent member counts 0): the weight of each member depends on the input
+(:func:`confidence_weights`, fitted by :mod:`emoens.fusion_fit`).
 
 ``weighted`` is soft voting: the ensemble is the weighted mean of the members' probability rows.
 When members are missing from a call (no transcript, so no text member ran), the weights of the
@@ -156,15 +155,10 @@ def _validate_confidence(block, names: list[str], source: str) -> None:
     order = list(block.get("member_order") or [])
     if sorted(order) != names:
         raise FusionError(f"{source}: confidence member_order {order} does not match members {names}")
-    coef = np.asarray(block.get("coef"), dtype=float)
-    intercept = np.asarray(block.get("intercept"), dtype=float)
-    width = 2 * len(order) * len(LABELS)
-    if coef.shape != (len(LABELS), width) or intercept.shape != (len(LABELS),):
-        raise FusionError(f"{source}: confidence coef {coef.shape} / intercept {intercept.shape} do "
-                          f"not fit {len(order)} members x {len(LABELS)} classes")
-    temperature = block.get("temperature", 1.0)
-    if not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise FusionError(f"{source}: confidence temperature must be a number > 0")
+    for key in ("base", "slope"):
+        values = np.asarray(block.get(key), dtype=float)
+        if values.shape != (len(order),) or not np.all(np.isfinite(values)):
+            raise FusionError(f"{source}: confidence '{key}' must be {len(order)} finite numbers")
 
 
 def read_fusion(path: str | Path) -> dict:
@@ -262,39 +256,46 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def loglinear_proba(weights: Mapping[str, float], probas: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Geometric pooling ``p ~ prod p_m ** w_m`` of the members given (weights renormalised)."""
-    total = sum(weights[n] for n in probas) or 1.0
-    scores = sum(weights[n] / total * np.log(np.clip(p, _EPS, 1.0)) for n, p in probas.items())
-    return _softmax(np.asarray(scores))
+def loglinear_proba(weights: Mapping[str, float], probas: Mapping[str, np.ndarray],
+                    reliability: Mapping[str, object] | None = None,
+                    temperature: float = 1.0) -> np.ndarray:
+    """Geometric pooling ``p ~ prod p_m ** (w_m r_m)`` of the members given, then temperature.
+
+    ``r_m`` (default 1): how far member m's input is trusted (0 leaves it out), per row or one
+    value; the weights of the members given are renormalised per row. A peaked (confident)
+    member moves the product more than a flat one, so confidence weighs by itself.
+    """
+    n = next(iter(probas.values())).shape[0]
+    eff = {m: float(weights[m]) * np.broadcast_to(np.asarray(
+        1.0 if reliability is None else reliability.get(m, 1.0), dtype=np.float64).reshape(-1, 1), (n, 1))
+        for m in probas}
+    total = sum(eff.values())
+    total = np.where(total > 0, total, 1.0)
+    scores = sum(eff[m] / total * np.log(np.clip(p, _EPS, 1.0)) for m, p in probas.items())
+    return _softmax(np.asarray(scores) / float(temperature))
 
 
-def confidence_features(member_order: Iterable[str], probas: Mapping[str, np.ndarray],
-                        reliability: Mapping[str, object] | None = None) -> np.ndarray:
-    """Per member: ``r * log p`` and ``r * max(p) * log p`` (``r``: input reliability in [0, 1],
-    0 for a member that did not run). Rows: the members' rows; (n, 2 * members * 7)."""
-    rows = {a.shape[0] for a in probas.values()}
-    n = rows.pop() if rows else 1
-    parts = []
-    for name in member_order:
+def confidence_weights(block: Mapping, probas: Mapping[str, np.ndarray],
+                       reliability: Mapping[str, object] | None = None) -> dict[str, np.ndarray]:
+    """Per-row exponent of each member: ``(base + slope * top probability) * reliability``,
+    at least 0; 0 for a member that did not run."""
+    out = {}
+    for name, base, slope in zip(block["member_order"], block["base"], block["slope"]):
         p = probas.get(name)
         if p is None:
-            parts += [np.zeros((n, len(LABELS)))] * 2
             continue
-        r = np.broadcast_to(np.asarray(1.0 if reliability is None else reliability.get(name, 1.0),
-                                       dtype=np.float64).reshape(-1, 1), (n, 1))
-        log_p = np.log(np.clip(p, _EPS, 1.0))
-        parts += [r * log_p, r * p.max(axis=1, keepdims=True) * log_p]
-    return np.concatenate(parts, axis=1)
+        r = np.asarray(1.0 if reliability is None else reliability.get(name, 1.0), dtype=np.float64)
+        out[name] = np.clip(base + slope * p.max(axis=1), 0.0, None) * np.broadcast_to(r.reshape(-1), (p.shape[0],))
+    return out
 
 
 def confidence_proba(block: Mapping, probas: Mapping[str, np.ndarray],
                      reliability: Mapping[str, object] | None = None) -> np.ndarray:
-    """Apply a ``confidence`` fusion block (coefficients, intercepts, temperature)."""
-    features = confidence_features(block["member_order"], probas, reliability)
-    scores = features @ np.asarray(block["coef"], dtype=np.float64).T
-    scores = scores + np.asarray(block["intercept"], dtype=np.float64)
-    return _softmax(scores / float(block.get("temperature", 1.0)))
+    """Log-linear pooling whose exponents depend on each row's member confidence and input
+    reliability (:func:`confidence_weights`); the exponents' overall size is the temperature."""
+    weights = confidence_weights(block, probas, reliability)
+    scores = sum(weights[m][:, None] * np.log(np.clip(probas[m], _EPS, 1.0)) for m in weights)
+    return _softmax(np.asarray(scores, dtype=np.float64))
 
 
 def apply_fusion(config: Mapping, probas: Mapping[str, object],
@@ -322,7 +323,8 @@ def apply_fusion(config: Mapping, probas: Mapping[str, object],
     if config.get("method") == "stack" and set(given) == set(known):
         return stack_proba(config["stack"], given)
     if config.get("method") == "loglinear":
-        return loglinear_proba(effective_weights(config, given), given)
+        return loglinear_proba(member_weights(config), given, reliability,
+                               float(config.get("temperature", 1.0)))
     weights = effective_weights(config, given)
     out = sum(weights[n] * given[n] for n in weights)
     return _normalise_rows(np.asarray(out))

@@ -10,9 +10,7 @@ from typing import Mapping
 
 import numpy as np
 
-from emoens.fusion import (FusionError, confidence_features, loglinear_proba, validate_fusion,
-                           weighted_fusion)
-from emoens.labels import LABELS
+from emoens.fusion import FusionError, loglinear_proba, validate_fusion, weighted_fusion
 
 
 def expected_calibration_error(y, proba, bins: int = 15) -> float:
@@ -48,73 +46,63 @@ def fit_temperature(logits, y) -> float:
 
 
 def fit_loglinear(probas: Mapping[str, np.ndarray], y, modalities: Mapping[str, str], *,
-                  score, grid=np.round(np.arange(0.05, 1.0, 0.05), 2), **extra) -> dict:
-    """Two-member geometric pooling whose first-member weight maximises ``score(y, proba)``."""
+                  score, reliability: Mapping[str, np.ndarray] | None = None,
+                  grid=np.round(np.arange(0.05, 1.0, 0.05), 2), calibrate: bool = True,
+                  **extra) -> dict:
+    """Two-member geometric pooling whose first-member weight maximises ``score(y, proba)``
+    (ties: nearer 0.5), then the temperature minimising the log-loss on the same rows."""
     names = list(probas)
     if len(names) != 2:
         raise FusionError(f"log-linear fitting takes exactly two members, got {names}")
-    best = max(grid, key=lambda w: (score(y, loglinear_proba({names[0]: w, names[1]: 1 - w}, probas)),
-                                    -abs(w - 0.5)))
+
+    def pooled(w, t=1.0):
+        return loglinear_proba({names[0]: w, names[1]: 1 - w}, probas, reliability, t)
+
+    best = max(grid, key=lambda w: (score(y, pooled(w)), -abs(w - 0.5)))
+    temperature = fit_temperature(np.log(np.clip(pooled(best), 1e-12, 1.0)), y) if calibrate else 1.0
     config = weighted_fusion(dict(modalities), {names[0]: float(best), names[1]: float(1 - best)},
                              **extra)
     config["method"] = "loglinear"
+    config["temperature"] = round(temperature, 6)
     return validate_fusion(config)
 
 
 def fit_confidence(probas: Mapping[str, np.ndarray], y, modalities: Mapping[str, str], *,
-                   reliability: Mapping[str, np.ndarray] | None = None, groups=None,
-                   C: float = 0.1, drop: tuple[str, ...] = ("text",), sample_weight=None,
+                   reliability: Mapping[str, np.ndarray] | None = None, sample_weight=None,
                    **extra) -> dict:
-    """A ``confidence`` fusion fitted on out-of-fold member probabilities.
+    """A ``confidence`` fusion fitted on out-of-fold member probabilities: the base and slope of
+    each member's exponent minimise the (weighted) log-loss, which also sets the calibration.
+    Every row also counts once without its text (reliability 0), so the same parameters serve
+    inputs without a transcript."""
+    from scipy.optimize import minimize
 
-    Every row also appears once with each member of ``drop`` absent (reliability 0), so the same
-    model serves inputs without a transcript. The temperature is fitted on cross-fitted scores
-    (``groups``: folds by corpus or speaker), so it corrects the stacker's own over-confidence.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold
+    from emoens.fusion import confidence_proba
 
     order = list(probas)
     y = np.asarray(y, dtype=int)
     n = len(y)
+    mats = {m: np.asarray(probas[m], dtype=np.float64) for m in order}
     rel = {m: np.ones(n) if reliability is None or m not in reliability
            else np.asarray(reliability[m], dtype=np.float64) for m in order}
-    feats, targets, weights, fold_ids = [], [], [], []
-    base_w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    group_ids = np.zeros(n, dtype=int) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
-    for absent in (None, *drop):
-        r = {m: (np.zeros(n) if m == absent else rel[m]) for m in order}
-        feats.append(confidence_features(order, {m: np.asarray(probas[m], np.float64) for m in order}, r))
-        targets.append(y)
-        weights.append(base_w)
-        fold_ids.append(group_ids)
-    x, t, w, g = map(np.concatenate, (feats, targets, weights, fold_ids))
+    dropped = {m: (np.zeros(n) if modalities[m] == "text" else rel[m]) for m in order}
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
 
-    def fit(rows):
-        model = LogisticRegression(C=C, max_iter=3000)
-        model.fit(x[rows], t[rows], sample_weight=w[rows])
-        coef = np.zeros((len(LABELS), x.shape[1]))
-        intercept = np.full(len(LABELS), -30.0)  # a class never seen in fitting stays ~0
-        coef[model.classes_], intercept[model.classes_] = model.coef_, model.intercept_
-        return coef, intercept
+    def loss(theta):
+        block = {"member_order": order, "base": theta[:len(order)], "slope": theta[len(order):]}
+        total = 0.0
+        for r in (rel, dropped):
+            p = confidence_proba(block, mats, r)
+            total += -float(np.sum(w * np.log(np.clip(p[np.arange(n), y], 1e-12, 1.0))))
+        return total / (2 * w.sum())
 
-    scores = np.zeros((len(t), len(LABELS)))
-    n_groups = len(np.unique(g))
-    if n_groups >= 2:
-        for tr, va in GroupKFold(n_splits=min(5, n_groups)).split(x, t, g):
-            coef, intercept = fit(tr)
-            scores[va] = x[va] @ coef.T + intercept
-        temperature = fit_temperature(scores, t)
-    else:
-        temperature = 1.0
-    coef, intercept = fit(np.arange(len(t)))
+    start = np.concatenate([np.ones(len(order)), np.zeros(len(order))])
+    bounds = [(0.0, 20.0)] * len(order) + [(-20.0, 20.0)] * len(order)
+    theta = minimize(loss, start, method="L-BFGS-B", bounds=bounds).x
     config = weighted_fusion(dict(modalities), None, **extra)
     config["method"] = "confidence"
-    config["confidence"] = {"features": "log_proba x (1, top probability) x reliability",
-                            "member_order": order, "classes": list(LABELS),
-                            "coef": np.round(coef, 8).tolist(),
-                            "intercept": np.round(intercept, 8).tolist(),
-                            "temperature": round(temperature, 6), "C": C}
+    config["confidence"] = {"features": "exponent = (base + slope x top probability) x reliability",
+                            "member_order": order, "base": [round(float(v), 6) for v in theta[:len(order)]],
+                            "slope": [round(float(v), 6) for v in theta[len(order):]]}
     return validate_fusion(config)
 
 

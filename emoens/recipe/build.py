@@ -18,7 +18,7 @@ from emoens.recipe.heldout import evaluate_heldout, summary_checks
 # speech corpus of the held-out table. TEXT_CAP: rows per (source, class) kept (time budget).
 TEXT_PARAMS = {"C": 1.0, "encoder": "use",
                "extra_weights": {"aihub_dialogue": 1.0, "continuous": 1.0, "danbal": 1.0, "kote": 1.0}}
-TEXT_CAP = 1000
+TEXT_CAP = 500
 SOURCES = (
     ("KEMDy19 (ETRI)", "acted Korean dialogues, 2 sessions (4 speakers)", "speech, text, valence/arousal", "ETRI research terms, no redistribution"),
     ("KEMDy20 (ETRI)", "Korean conversation, sessions 01 and 04 (4 speakers)", "speech, text, valence/arousal (01)", "ETRI research terms, no redistribution"),
@@ -48,6 +48,20 @@ def _member_dirs(recipe, tmp: Path):
     recipe.text.to_head().save(tmp / "text")
     return [(MemberSpec("speech", "whisper-head", "speech", "speech"), tmp / "speech"),
             (MemberSpec("text", "text-head", "text", "text"), tmp / "text")]
+
+
+def training_fit(recipe, data: FoldData, sessions=("kemdy20:Sess01",)) -> dict:
+    """In-sample scores of the shipped members on some sessions: NOT an accuracy estimate, but what
+    a test recomputes through the inference path to check the bundle is the one this run built."""
+    from emoens.recipe.protocol import scores
+
+    out = {}
+    for key in sessions:
+        idx = np.flatnonzero(data.frame["session_key"].to_numpy() == key)
+        if len(idx):
+            out[key] = {"speech": scores(data.y[idx], recipe.speech.predict_proba(data.X[idx])),
+                        "text": scores(data.y[idx], recipe.text.predict_proba(data.transcripts(idx)))}
+    return out
 
 
 def load_data(data_dir: Path, cache_dir: Path | None, threads: int | None, log) -> FoldData:
@@ -84,6 +98,7 @@ def build_default(data_dir, out, results_dir, stats_dir, cache_dir=None, threads
         log("final members on every corpus")
         final = fit_recipe(data, np.arange(len(data.y)), TEXT_PARAMS)
     metrics = summarise(heldout, summary_checks(heldout), final, data)
+    metrics["training_fit"] = training_fit(final, data)
     provenance = {"recipe": "emoens train-default (emoens/recipe/, training/default/README.md)",
                   "rows": {k: int(v) for k, v in data.frame["corpus"].value_counts().sort_index().items()},
                   "text_rows": {k: int(v) for k, v in data.text_corpora["source"].value_counts().sort_index().items()},

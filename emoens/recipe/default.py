@@ -20,14 +20,12 @@ from emoens.recipe.speech import SpeechEmotionClassifier, ValenceArousalRegresso
 # Simplest first: ties keep the earlier candidate. Blocks: see emoens.recipe.speech_features.
 SPEECH_CANDIDATES = (
     {"blocks": ("mean", "std"), "prosody": True, "head": "linear", "C": 0.003},
-    {"blocks": ("mean", "std"), "prosody": True, "head": "linear", "C": 0.01},
-    {"blocks": ("norm_mean", "norm_std"), "prosody": True, "head": "linear", "C": 0.01},
-    {"blocks": ("mean", "std", "norm_mean", "norm_std"), "prosody": True, "head": "linear", "C": 0.003},
+    {"blocks": ("mean", "std"), "prosody": True, "head": "linear", "C": 0.001},
+    {"blocks": ("mean", "std"), "prosody": True, "head": "linear", "C": 0.003, "prosody_scale": 5.0},
 )
 FUSION_CANDIDATES = (
-    {"form": "confidence", "C": 0.03},
-    {"form": "confidence", "C": 0.3},
     {"form": "loglinear"},
+    {"form": "confidence"},
 )
 VA_ALPHA = 3000.0
 VA_PROXY_WEIGHT = 0.3
@@ -113,7 +111,7 @@ def _text_oof(data: FoldData, idx, text_params: dict, member) -> tuple[np.ndarra
             est = TextEmotionClassifier(**text_params, extra=data.text_corpora)
             data.memo[key] = oof_proba(est, [w for w, k in zip(words, korean) if k],
                                        data.y[idx[korean]], sessions,
-                                       GroupKFold(n_splits=min(4, len(set(sessions)))))
+                                       GroupKFold(n_splits=2))
         proba[korean] = data.memo[key]
     else:
         reliability[korean] = 0.0
@@ -127,20 +125,15 @@ def _fusion_candidate(cand, speech, text, rel, y, corpus, weights, calibrate=Tru
     mods = {"speech": "speech", "text": "text"}
     if cand["form"] == "confidence":
         return fit_confidence({"speech": speech, "text": text}, y, mods, reliability={"text": rel},
-                              groups=corpus if calibrate else None, C=cand["C"],
                               sample_weight=weights)
-    has = rel > 0
-    return fit_loglinear({"speech": speech[has], "text": text[has]}, y[has], mods,
-                         score=lambda yy, p: per_corpus_uar(yy, p, corpus[has]))
+    return fit_loglinear({"speech": speech, "text": text}, y, mods, reliability={"text": rel},
+                         score=lambda yy, p: per_corpus_uar(yy, p, corpus), calibrate=calibrate)
 
 
 def _apply(config, speech, text, rel):
     from emoens.fusion import apply_fusion
 
-    out = apply_fusion(config, {"speech": speech, "text": text}, reliability={"text": rel})
-    if config["method"] != "confidence":  # no words: the speech member alone
-        out = np.where((rel > 0)[:, None], out, speech)
-    return out
+    return apply_fusion(config, {"speech": speech, "text": text}, reliability={"text": rel})
 
 
 def _select_fusion(speech, text, rel, y, corpus, weights, log):
@@ -167,7 +160,8 @@ def fit_recipe(data: FoldData, idx, text_params: dict, *, select_speech=True) ->
     idx = np.asarray(idx)
     X, y, corpus = data.X[idx], data.y[idx], data.corpus[idx]
     weights = balanced_weights(y, corpus)
-    oof = lambda cand: loco_oof(SpeechEmotionClassifier(**cand), X, y, corpus, weights)  # noqa: E731
+    oof = lambda cand: loco_oof(SpeechEmotionClassifier(**cand), X, y, corpus, weights,  # noqa: E731
+                                memo=data.memo, rows=idx)
     candidates = SPEECH_CANDIDATES if select_speech else SPEECH_CANDIDATES[:1]
     chosen, speech_oof, speech_table = select(candidates, oof, y, corpus, log=data.log)
     data.log(f"  speech: chosen {chosen}")

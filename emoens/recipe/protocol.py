@@ -37,17 +37,31 @@ def per_corpus_uar(y, proba, corpus) -> float:
                           for c in np.unique(corpus)]))
 
 
-def loco_oof(estimator, X, y, corpus, sample_weight=None) -> np.ndarray:
-    """Out-of-fold (n, 7) probabilities, each corpus predicted by a model fitted on the others."""
-    from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
+def loco_oof(estimator, X, y, corpus, sample_weight=None, memo: dict | None = None,
+             rows=None) -> np.ndarray:
+    """Out-of-fold (n, 7) probabilities, each corpus predicted by a model fitted on the others
+    (scikit-learn's ``LeaveOneGroupOut`` splits; estimators fitted on clones).
 
-    params = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight)}
-    proba = cross_val_predict(estimator, X, y, groups=corpus, cv=LeaveOneGroupOut(),
-                              method="predict_proba", params=params)
-    if proba.shape[1] != len(LABELS):  # y lacked a class: cross_val_predict drops its column
-        full = np.zeros((len(y), len(LABELS)))
-        full[:, np.unique(y)] = proba
-        proba = full
+    ``rows``: indices of these rows in a larger table; with ``memo``, a model fitted on a set of
+    corpora is fitted once and reused by every nested fold that trains on exactly those corpora
+    (outer fold A / inner fold B and outer B / inner A share one fit).
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import LeaveOneGroupOut
+
+    corpus = np.asarray(corpus)
+    rows = np.arange(len(y)) if rows is None else np.asarray(rows)
+    proba = np.zeros((len(y), len(LABELS)))
+    for train, test in LeaveOneGroupOut().split(X, y, corpus):
+        key = (repr(sorted(estimator.get_params().items())), tuple(sorted(set(corpus[train]))),
+               tuple(rows[train[:1]]), len(train))
+        model = memo.get(key) if memo is not None else None
+        if model is None:
+            weight = None if sample_weight is None else np.asarray(sample_weight)[train]
+            model = clone(estimator).fit(X[train], y[train], sample_weight=weight)
+            if memo is not None:
+                memo[key] = model
+        proba[test] = model.predict_proba(X[test])
     return proba
 
 

@@ -64,9 +64,11 @@ class SpeechEmotionClassifier(BaseEstimator, ClassifierMixin):
     """
 
     def __init__(self, blocks=("mean", "std", "norm_mean", "norm_std"), prosody=True,
-                 head="linear", C=0.01, hidden=128, alpha=1.0, max_iter=300, random_state=0):
+                 head="linear", C=0.01, hidden=128, alpha=1.0, max_iter=300, random_state=0,
+                 prosody_scale=1.0):
         self.blocks = blocks
         self.prosody = prosody
+        self.prosody_scale = prosody_scale
         self.head = head
         self.C = C
         self.hidden = hidden
@@ -87,8 +89,13 @@ class SpeechEmotionClassifier(BaseEstimator, ClassifierMixin):
         self.columns_ = feature_columns(self.blocks, self.prosody)
         x = np.asarray(X, dtype=np.float64)[:, self.columns_]
         y = np.asarray(y, dtype=int)
-        sample_weight = class_weights(y) if sample_weight is None else np.asarray(sample_weight)
+        sample_weight = class_weights(y) if sample_weight is None else np.asarray(sample_weight, float)
+        sample_weight = sample_weight / sample_weight.mean()  # the same C for any subset of rows
         self.scaler_ = StandardScaler().fit(x)
+        if self.prosody and self.prosody_scale != 1.0:
+            # standardised prosody x prosody_scale: 24 values against ~1,000 encoder statistics
+            # would otherwise weigh little under one L2 penalty
+            self.scaler_.scale_[-len(PROSODY_NAMES):] /= self.prosody_scale
         xs = self.scaler_.transform(x)
         if self.head == "linear":
             self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
@@ -118,7 +125,7 @@ class SpeechEmotionClassifier(BaseEstimator, ClassifierMixin):
         kind, arrays = Classifier.export(self.model_, self.scaler_)
         settings = {"blocks": list(self.blocks), "prosody": bool(self.prosody),
                     "hyperparameters": {"head": self.head, "C": self.C, "hidden": self.hidden,
-                                        "alpha": self.alpha}}
+                                        "alpha": self.alpha, "prosody_scale": self.prosody_scale}}
         return SpeechHead(Classifier(kind, arrays), [LABELS[int(c)] for c in self.model_.classes_],
                           {**settings, **(config or {})}, valence_arousal=valence_arousal)
 
