@@ -124,3 +124,19 @@ def transcript_reliability(source: str | None, asr: Mapping | None = None) -> fl
         return 0.0
     return float(np.clip(1.0 + logprob, 0.0, 1.0) * (1.0 - np.clip(no_speech, 0.0, 1.0)))
 
+
+def hangul_share(text: str | None) -> float:
+    """Share of Hangul among the letters of ``text`` (0 for none): the text member reads Korean,
+    so words in another script are not evidence it can weigh."""
+    letters = [c for c in (text or "") if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if "\uac00" <= c <= "\ud7a3" or "\u3131" <= c <= "\u318e") / len(letters)
+
+
+def text_reliability(text: str | None, source: str | None, asr: Mapping | None = None) -> float:
+    """How far the text member's reading of ``text`` is trusted: the transcript's source and ASR
+    confidence (:func:`transcript_reliability`) times its share of Korean (:func:`hangul_share`)."""
+    if not text:
+        return 0.0
+    return round(transcript_reliability(source, asr) * hangul_share(text), 6)

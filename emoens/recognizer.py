@@ -496,9 +496,9 @@ class EmotionRecognizer:
     # step 8: the result dict — every field of a result is assembled here
     def _text_reliability(self, heard: Heard) -> dict[str, float]:
         """How far each text member's input is trusted (typed 1, ASR by its confidence, none 0)."""
-        from emoens.fusion_fit import transcript_reliability
+        from emoens.fusion_fit import text_reliability
 
-        r = transcript_reliability(heard.source, heard.asr) if heard.transcript else 0.0
+        r = text_reliability(heard.transcript, heard.source, heard.asr)
         return {n: r for n, m in self.members.items() if m.modality == "text"}
 
     def _assemble_result(self, job: Job, heard: Heard,

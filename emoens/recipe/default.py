@@ -94,14 +94,16 @@ def _text_oof(data: FoldData, idx, text_params: dict, member) -> tuple[np.ndarra
 
     from emoens.recipe.text import TextEmotionClassifier, oof_proba
 
+    from emoens.fusion_fit import text_reliability
+
     idx = np.asarray(idx)
     words = data.transcripts(idx)
     proba = np.full((len(idx), 7), 1.0 / 7)
-    reliability = np.array([1.0 if w else 0.0 for w in words])
+    reliability = np.array([text_reliability(w, "given") for w in words])
     if member is None:
         return proba, np.zeros(len(idx))
     korean = data.frame.iloc[idx]["text"].to_numpy() != ""
-    foreign = ~korean & (reliability > 0)
+    foreign = ~korean & np.array([bool(w) for w in words])
     if foreign.any():
         proba[foreign] = member.predict_proba([w for w, f in zip(words, foreign) if f])
     sessions = data.frame.iloc[idx[korean]]["session_key"].to_numpy()
@@ -204,10 +206,13 @@ def predict_recipe(recipe: Recipe, data: FoldData, idx) -> dict[str, np.ndarray]
     """Speech, text, ensemble probabilities (and reliabilities) of rows ``idx``."""
     idx = np.asarray(idx)
     speech = recipe.speech.predict_proba(data.X[idx])
+    from emoens.fusion_fit import text_reliability
+
     words = data.transcripts(idx)
-    rel = np.array([1.0 if w else 0.0 for w in words]) if recipe.text is not None else np.zeros(len(idx))
+    has = np.array([bool(w) for w in words]) & (recipe.text is not None)
+    rel = np.array([text_reliability(w, "given") for w in words]) * has
     text = np.full_like(speech, 1.0 / 7)
-    if rel.any():
-        text[rel > 0] = recipe.text.predict_proba([w for w in words if w])
-    return {"speech": speech, "text": text, "reliability": rel,
+    if has.any():
+        text[has] = recipe.text.predict_proba([w for w in words if w])
+    return {"speech": speech, "text": text, "reliability": rel, "has_words": has,
             "ensemble": _apply(recipe.fusion, speech, text, rel)}

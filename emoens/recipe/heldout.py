@@ -28,7 +28,7 @@ def _systems(data, train, test, recipe) -> dict[str, np.ndarray]:
                "previous ensemble": prev["ensemble"]}
     for name, pred in baselines(data.y[test], data.y[train]).items():
         systems[name] = _one_hot(pred)
-    has_text = new["reliability"] > 0
+    has_text = new["has_words"]
     if not has_text.all():  # a member that read nothing has no score of its own
         systems["text"] = np.where(has_text[:, None], systems["text"], 0.0)
     return systems, has_text

@@ -13,7 +13,9 @@ PROTOCOL = ("Leave one corpus out: each row is a corpus the models never heard, 
             "`previous` = the previous default's recipe (mean+std Whisper pooling, MLP head, "
             "KEMDy-only text head, fixed 0.2/0.8 soft voting) trained on the same rows. Foreign-"
             "language acted corpora give the text member their sentence (which carries no emotion "
-            f"there: {', '.join(NEUTRAL_WORDS)}); URDU has none. `kemdy19 impro`: the improvised "
+            f"there: {', '.join(NEUTRAL_WORDS)}); URDU has none. The fusion trusts a transcript by its "
+            "source, the ASR's confidence and its share of Hangul (the text member reads Korean), so "
+            "on those corpora the ensemble is the speech member by construction. `kemdy19 impro`: the improvised "
             "dialogues of the KEMDy19 row. ECE: expected calibration error of the ensemble (15 bins). "
             "CCC: concordance of predicted and rated valence/arousal (1-5), where ratings exist.")
 
