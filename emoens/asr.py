@@ -5,7 +5,7 @@
 lazily, once, on the first call. Nothing heavy is imported at module level.
 
 The default faster-whisper decoding is deterministic (fixed beam 5, temperature 0, no fallback), skips
-silence with faster-whisper's Silero VAD, decodes windows of at most 10 s of speech (+1 s of
+silence with faster-whisper's Silero VAD, decodes windows of at most 28 s of speech (+1 s of
 silence, padded to a 2-s grid of at least 8 s rather than to Whisper's 30 s) in batches, and guards against hallucination
 (:func:`apply_guard`: decoding loops trimmed; no-speech and over-compressible segments dropped).
 The :class:`Transcript` carries the ASR's confidence (``avg_logprob``, ``no_speech_prob``,
@@ -168,10 +168,10 @@ def weighted_confidence(segments: list[dict]) -> dict:
 BASELINE = {"decoder": "transcribe", "beam_size": 5,
             "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "vad_filter": False, "guard": False}
 CHUNK_SECONDS = 28.0  # longest window Whisper can take (plus PAD_SECONDS of silence <= 30 s)
-#: Default longest window: VAD speech is grouped into windows of at most this many seconds. Short
-#: windows cost less per second of audio (the decoder attends to fewer encoder frames, the
-#: encoder's attention is quadratic) and short clips are one window either way.
-WINDOW_SECONDS = 10.0
+#: Default longest window: VAD speech is grouped into windows of at most this many seconds.
+#: 10-s windows cost ~30 % less ASR CPU on 60 s of speech, but they cut utterances: the CER of a
+#: 3-minute clip rose well above today's path's (bench/long.py) for no gain in analyze() time.
+WINDOW_SECONDS = 28.0
 PAD_SECONDS = 1.0  # silence after each window, so that the decoder hears the speech end
 GRID_SECONDS = 2.0  # windows are padded up to a multiple of this: batch-mates never change a result
 #: Shortest padded window: with less silence after it Whisper loops on short clips (a 1-s "여보"
@@ -217,9 +217,9 @@ class FasterWhisperASR:
 
     The default decoder (``decoder="fast"``) is deterministic and cheap: Silero VAD
     (faster-whisper's own) finds the speech, grouped into windows of at most ``window_seconds``
-    (10 s; 28 at most); each window plus 1 s of silence, padded to a 2-s grid (at least 8 s, not
-    Whisper's 30 s), is encoded and decoded with a fixed beam (``beam_size`` 5; 1 is greedy),
-    temperature 0 and no fallback; windows of one size share batches of ``batch_size``, and
+    (28 s, the most Whisper takes with the padding); each window plus 1 s of silence, padded to
+    a 2-s grid (at least 8 s, not Whisper's 30 s), is encoded and decoded with a fixed beam
+    (``beam_size`` 5; 1 is greedy), temperature 0 and no fallback; windows of one size share batches of ``batch_size``, and
     ``workers`` CTranslate2 workers decode batches in parallel. The hallucination guard
     (:func:`apply_guard`) trims loops and drops no-speech or repetitive segments.
     ``decoder="transcribe"`` is ``WhisperModel.transcribe`` with the given options (see

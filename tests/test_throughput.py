@@ -97,3 +97,18 @@ def test_dask_local_mode_runs_the_shards(tmp_path):
     assert dask_predict(manifest, out, shards=2, scheduler="threads") == 4
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 4 and all('"status": "ok"' in line for line in lines)
+
+
+def test_predict_with_two_asr_workers_matches_one(tmp_path):
+    from emoens.settings import examples_dir
+
+    clips = [str(p) for p in sorted(examples_dir().glob("*.flac"))[:3]]
+    _predict("--transcribe", "--out", str(tmp_path / "one.csv"), *clips)
+    _predict("--transcribe", "--asr-workers", "2", "--out", str(tmp_path / "two.csv"), *clips)
+
+    def transcripts(path):
+        with open(path, encoding="utf-8") as handle:
+            return [(r["input"], r["status"], r["transcript"]) for r in csv.DictReader(handle)]
+
+    assert transcripts(tmp_path / "two.csv") == transcripts(tmp_path / "one.csv")
+    assert all(status == "ok" for _, status, _ in transcripts(tmp_path / "one.csv"))
