@@ -80,3 +80,22 @@ def transcript_fields(txt: Path, corpus: str, utt_id: str) -> tuple[str, str] | 
     except TextError as exc:
         return Skipped(corpus, utt_id, "unreadable transcript", str(exc), str(txt))
     return clean_transcript(raw), raw
+
+
+def etri_segment_row(corpus: str, utt_id: str, wav: Path | None, missing: Path, source: Path,
+                     cells: list[str], first: int, **fields) -> dict | Skipped:
+    """One KEMDy19/KEMDy20 segment as a manifest row (or the reason it is skipped): the wav and
+    its transcript beside it, the total emotion/valence/arousal at columns ``first``..``first+2``
+    of the annotation row, and the reader's own ``fields`` (session, speaker, dialogue …)."""
+    from emoens.manifest import empty_row
+
+    if wav is None:
+        return Skipped(corpus, utt_id, "missing wav", str(missing), str(source))
+    text = transcript_fields(wav.with_suffix(".txt"), corpus, utt_id)
+    if isinstance(text, Skipped):
+        return text
+    row = empty_row()
+    row.update(utt_id=utt_id, corpus=corpus, audio_path=str(wav), text=text[0], text_raw=text[1],
+               label_raw=cells[first], valence=to_float(cells[first + 1]),
+               arousal=to_float(cells[first + 2]), **fields)
+    return row

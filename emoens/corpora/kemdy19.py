@@ -12,9 +12,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from emoens.corpora.common import (CorpusError, Skipped, index_audio, read_etri_csv, to_float,
-                                   transcript_fields)
-from emoens.manifest import empty_row
+from emoens.corpora.common import CorpusError, Skipped, etri_segment_row, index_audio, read_etri_csv
 
 CORPUS = "kemdy19"
 _SEGMENT = re.compile(r"^(Sess\d+)_((script|impro)\d+)_([FM])\d+$")
@@ -67,21 +65,8 @@ def read_kemdy19(root) -> Iterator[dict | Skipped]:
                 yield Skipped(CORPUS, utt_id, "not rated in own-gender file",
                               f"{name}_{gender}_res.csv lacks it", str(files.get(gender, "")))
                 continue
-            wav = audio.get(utt_id)
-            if wav is None:
-                yield Skipped(CORPUS, utt_id, "missing wav",
-                              str(root / "wav" / name / f"{session}_{dialogue}" / f"{utt_id}.wav"),
-                              str(files[gender]))
-                continue
-            text = transcript_fields(wav.with_suffix(".txt"), CORPUS, utt_id)
-            if isinstance(text, Skipped):
-                yield text
-                continue
-            row = empty_row()
-            row.update(
-                utt_id=utt_id, corpus=CORPUS, session=session, speaker=f"{session}_{gender}",
-                gender=gender, dialogue=dialogue, style=style, audio_path=str(wav),
-                text=text[0], text_raw=text[1], label_raw=cells[10],
-                valence=to_float(cells[11]), arousal=to_float(cells[12]),
-            )
-            yield row
+            yield etri_segment_row(
+                CORPUS, utt_id, audio.get(utt_id),
+                root / "wav" / name / f"{session}_{dialogue}" / f"{utt_id}.wav", files[gender], cells, 10,
+                session=session, speaker=f"{session}_{gender}", gender=gender, dialogue=dialogue,
+                style=style)

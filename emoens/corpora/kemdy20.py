@@ -12,9 +12,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from emoens.corpora.common import (CorpusError, Skipped, index_audio, read_etri_csv, to_float,
-                                   transcript_fields)
-from emoens.manifest import empty_row
+from emoens.corpora.common import CorpusError, Skipped, etri_segment_row, index_audio, read_etri_csv
 
 CORPUS = "kemdy20"
 _SEGMENT = re.compile(r"^(Sess\d+)_((script|impro)\d+)_(User\d+([FM]))_\d+$")
@@ -50,21 +48,8 @@ def read_kemdy20(root) -> Iterator[dict | Skipped]:
                 yield Skipped(CORPUS, utt_id, "unrecognised segment id", "", str(ann))
                 continue
             session, dialogue, style, user, gender = match.groups()
-            wav = audio.get(utt_id)
-            if wav is None:
-                yield Skipped(CORPUS, utt_id, "missing wav",
-                              str(root / "wav" / session.replace("Sess", "Session") / f"{utt_id}.wav"),
-                              str(ann))
-                continue
-            text = transcript_fields(wav.with_suffix(".txt"), CORPUS, utt_id)
-            if isinstance(text, Skipped):
-                yield text
-                continue
-            row = empty_row()
-            row.update(
-                utt_id=utt_id, corpus=CORPUS, session=session, speaker=f"{session}_{user}",
-                gender=gender, dialogue=dialogue, style=style, audio_path=str(wav),
-                text=text[0], text_raw=text[1], label_raw=cells[4],
-                valence=to_float(cells[5]), arousal=to_float(cells[6]),
-            )
-            yield row
+            yield etri_segment_row(
+                CORPUS, utt_id, audio.get(utt_id),
+                root / "wav" / session.replace("Sess", "Session") / f"{utt_id}.wav", ann, cells, 4,
+                session=session, speaker=f"{session}_{user}", gender=gender, dialogue=dialogue,
+                style=style)
