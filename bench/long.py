@@ -105,7 +105,12 @@ def main(argv=None) -> int:
           f"before: {' / '.join(f'{x:.2f}' for x in load_before)}.", "",
           "| path | analyze s | of which ASR s | real-time factor | peak RSS MiB | transcript chars | CER |",
           "|---|---|---|---|---|---|---|"]
-    for name, r in (("emoens default (VAD, fixed beam 5, batched windows of <= 10 s)", new),
+    from emoens.asr import make_asr
+
+    o = make_asr("faster-whisper").options()
+    label = (f"emoens default (VAD, fixed beam {o['beam_size']}, batched windows of "
+             f"<= {o['window_seconds']:g} s)")
+    for name, r in ((label, new),
                     ("today's path (beam 5 + temperature fallback, 30-s windows)", old)):
         md.append(f"| {name} | {r['analyze_s']:.1f} | {r['asr_s']:.1f} | {r['real_time_factor']:.3f} "
                   f"| {r['peak_rss_mb']:.0f} | {r['transcript_chars']} | {r['cer']:.3f} |")
