@@ -180,6 +180,10 @@ MIN_WINDOW_SECONDS = 8.0
 TOKENS_PER_SECOND = 15  # cap on new tokens: a loop stops at 20 + 15 per second of audio
 
 
+#: At most this much padded audio is encoded and decoded in one batch (8 windows of 8 s, 2 of 30 s):
+#: the encoder's attention and the beams' cached encoder states grow with it (8 x 30 s at beam 5
+#: peaked at 1.2 GiB RSS on a 10-minute clip).
+BATCH_AUDIO_SECONDS = 64.0
 #: The VAD runs on blocks of this many seconds (Silero's memory grows with the audio it is given:
 #: ~0.4 MiB per second in one call); spans that meet at a block boundary are joined.
 VAD_BLOCK_SECONDS = 60.0
@@ -379,8 +383,10 @@ class FasterWhisperASR:
         by_grid: dict[int, list[int]] = {}
         for k, (j, start, end) in enumerate(windows):
             by_grid.setdefault(_grid_samples((end - start) / SAMPLE_RATE), []).append(k)
-        batches = [(grid, ks[i:i + self.batch_size]) for grid, ks in sorted(by_grid.items())
-                   for i in range(0, len(ks), self.batch_size)]
+        batches = []
+        for grid, ks in sorted(by_grid.items()):
+            size = max(1, min(self.batch_size, int(BATCH_AUDIO_SECONDS * SAMPLE_RATE // grid)))
+            batches += [(grid, ks[i:i + size]) for i in range(0, len(ks), size)]
 
         def run(batch):
             grid, ks = batch
