@@ -10,7 +10,13 @@ from typing import Mapping
 
 import numpy as np
 
-from emoens.fusion import FusionError, loglinear_proba, validate_fusion, weighted_fusion
+import itertools
+import math
+from typing import Iterable
+
+from emoens.fusion import (_EPS, FusionError, _as_matrix, _normalise_rows, loglinear_proba,
+                           validate_fusion, weighted_fusion)
+from emoens.labels import LABELS
 
 
 def expected_calibration_error(y, proba, bins: int = 15) -> float:
@@ -140,3 +146,118 @@ def text_reliability(text: str | None, source: str | None, asr: Mapping | None =
     if not text:
         return 0.0
     return round(transcript_reliability(source, asr) * hangul_share(text), 6)
+
+
+# --------------------------------------------------------------------------- soft-voting weights and stacking
+
+
+def _targets(y) -> np.ndarray:
+    y = np.asarray(y)
+    if y.dtype.kind in "iu":
+        return y.astype(int)
+    from emoens.labels import normalize_label
+
+    return np.array([LABELS.index(normalize_label(v)) for v in y], dtype=int)
+
+
+def _score(objective: str, y: np.ndarray, proba: np.ndarray) -> float:
+    """Higher is better."""
+    from sklearn.metrics import log_loss
+
+    from emoens.evaluate import macro_f1
+
+    if objective == "macro_f1":
+        return macro_f1(y, proba.argmax(axis=1))
+    if objective == "log_loss":
+        return -float(log_loss(y, np.clip(proba, _EPS, 1.0), labels=list(range(len(LABELS)))))
+    raise FusionError(f"unknown objective {objective!r}; expected macro_f1 or log_loss")
+
+
+def _simplex_grid(k: int, steps: int) -> Iterable[tuple[float, ...]]:
+    for cuts in itertools.combinations(range(steps + k - 1), k - 1):
+        parts, prev = [], -1
+        for c in cuts:
+            parts.append(c - prev - 1)
+            prev = c
+        parts.append(steps + k - 2 - prev)
+        yield tuple(p / steps for p in parts)
+
+
+def fit_weights(probas: Mapping[str, np.ndarray], y, modalities: Mapping[str, str], *,
+                objective: str = "macro_f1", step: float = 0.05, max_points: int = 20000,
+                **extra) -> dict:
+    """Soft-voting weights fitted on VALIDATION predictions ``probas`` with targets ``y``.
+
+    ``macro_f1``: exhaustive grid over the weight simplex (ties broken by log-loss, then by
+    closeness to equal weights); the grid is coarsened when it would exceed ``max_points``.
+    ``log_loss``: constrained optimisation (scipy SLSQP) from equal weights.
+    """
+    names = list(probas)
+    if not names:
+        raise FusionError("no member predictions to fit weights on")
+    mats = {n: _normalise_rows(_as_matrix(n, probas[n])) for n in names}
+    y = _targets(y)
+    if len({m.shape[0] for m in mats.values()} | {len(y)}) != 1:
+        raise FusionError("member predictions and targets have different numbers of rows")
+    if len(y) == 0:
+        raise FusionError("no labelled validation rows to fit fusion weights on")
+    stacked = np.stack([mats[n] for n in names])  # (k, n, 7)
+    k = len(names)
+    if objective == "log_loss" and k > 1:
+        from scipy.optimize import minimize
+
+        def loss(w):
+            return -_score("log_loss", y, np.tensordot(w, stacked, axes=1))
+
+        result = minimize(loss, np.full(k, 1.0 / k), method="SLSQP", bounds=[(0.0, 1.0)] * k,
+                          constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}])
+        best = np.clip(result.x, 0.0, None)
+        best = best / best.sum()
+        score = -loss(best)
+    else:
+        steps = max(1, round(1.0 / step))
+        while k > 1 and math.comb(steps + k - 1, k - 1) > max_points and steps > 1:
+            steps -= 1
+        best, best_key = None, None
+        equal = np.full(k, 1.0 / k)
+        for point in _simplex_grid(k, steps):
+            w = np.asarray(point)
+            fused = np.tensordot(w, stacked, axes=1)
+            key = (_score(objective, y, fused), _score("log_loss", y, fused),
+                   -float(np.abs(w - equal).sum()))
+            if best_key is None or key > best_key:
+                best, best_key = w, key
+        score = best_key[0]
+    weights = {n: float(w) for n, w in zip(names, best)}
+    fitted = {"objective": objective, "score": float(score), "rows": int(len(y))}
+    fitted.update(extra.pop("fitted_on", {}))
+    return weighted_fusion({n: modalities[n] for n in names}, weights, fitted_on=fitted, **extra)
+
+
+def fit_stack(probas: Mapping[str, np.ndarray], y, modalities: Mapping[str, str], *,
+              C: float = 1.0, **extra) -> dict:
+    """Stacking: logistic regression on the members' log-probabilities, fitted on VALIDATION rows.
+
+    The fallback weights (used when a member is missing at run time) are the default
+    half-per-modality weights.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    names = list(probas)
+    mats = {n: _normalise_rows(_as_matrix(n, probas[n])) for n in names}
+    y = _targets(y)
+    if len(set(y)) < 2:
+        raise FusionError("stacking needs validation rows of at least two classes; "
+                          f"found only {[LABELS[i] for i in set(y)]}")
+    features = np.concatenate([np.log(np.clip(mats[n], _EPS, 1.0)) for n in names], axis=1)
+    model = LogisticRegression(C=C, max_iter=2000)
+    model.fit(features, y)
+    stack = {"features": "log_proba", "member_order": names,
+             "classes": [LABELS[int(c)] for c in model.classes_],
+             "coef": model.coef_.tolist(), "intercept": model.intercept_.tolist(), "C": C}
+    fitted = {"objective": "log_loss (logistic regression)", "rows": int(len(y))}
+    fitted.update(extra.pop("fitted_on", {}))
+    config = weighted_fusion({n: modalities[n] for n in names}, None, fitted_on=fitted, **extra)
+    config["method"] = "stack"
+    config["stack"] = stack
+    return validate_fusion(config)

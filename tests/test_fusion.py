@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emoens import fusion
+from emoens import fusion, fusion_fit
 from emoens.fusion import FusionError, apply_fusion
 from emoens.labels import LABELS
 
@@ -80,12 +80,12 @@ def _synthetic_validation(n=120, seed=0):
 def test_fit_weights_prefers_the_informative_member():
     y, probas = _synthetic_validation()
     mods = {"good": "speech", "noise": "text"}
-    config = fusion.fit_weights(probas, y, mods, objective="macro_f1", step=0.1)
+    config = fusion_fit.fit_weights(probas, y, mods, objective="macro_f1", step=0.1)
     weights = fusion.member_weights(config)
     assert weights["good"] > weights["noise"]
     assert sum(weights.values()) == pytest.approx(1.0)
     assert config["fitted_on"]["objective"] == "macro_f1"
-    ll = fusion.fit_weights(probas, y, mods, objective="log_loss")
+    ll = fusion_fit.fit_weights(probas, y, mods, objective="log_loss")
     assert fusion.member_weights(ll)["good"] > 0.7
 
 
@@ -94,7 +94,7 @@ def test_stack_matches_scikit_learn_and_falls_back():
 
     y, probas = _synthetic_validation()
     mods = {"good": "speech", "noise": "text"}
-    config = fusion.fit_stack(probas, y, mods)
+    config = fusion_fit.fit_stack(probas, y, mods)
     json.dumps(config)  # JSON-able, no pickled estimator
     features = np.concatenate([np.log(np.clip(probas[n], 1e-7, 1)) for n in ("good", "noise")], 1)
     reference = LogisticRegression(C=1.0, max_iter=2000).fit(features, y)
@@ -113,7 +113,7 @@ def test_stack_with_two_classes_uses_binary_scores():
     rng = np.random.default_rng(1)
     y = np.array(["neutral", "happy"] * 30)
     p = np.array([onehot(v, 0.5 + 0.3 * rng.random()) for v in y])
-    config = fusion.fit_stack({"s": p}, y, {"s": "speech"})
+    config = fusion_fit.fit_stack({"s": p}, y, {"s": "speech"})
     fused = apply_fusion(config, {"s": p})
     assert fused.shape == (60, 7)
     np.testing.assert_allclose(fused.sum(axis=1), 1.0)

@@ -273,7 +273,7 @@ def test_ten_minute_file_is_processed_in_window_batches(tone_recognizer, tmp_pat
 
 
 def test_stack_fusion_in_the_recognizer():
-    from emoens import fusion
+    from emoens import fusion_fit as fusion
     from tests.fixtures.bundles import soft
 
     rng = np.random.default_rng(0)

@@ -51,7 +51,7 @@ def guess_modality(stem: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Build the fusion and write it atomically; prints the weights."""
-    from emoens import fusion
+    from emoens import fusion, fusion_fit
     from emoens.fusion import FusionError
 
     from emoens.evaluate import parse_prediction_arg
@@ -98,10 +98,10 @@ def run(args: argparse.Namespace) -> int:
         fitted_on = {"manifest": str(args.manifest), "split": args.split, **sources}
         print(f"fitting on {len(ids)} {args.split} rows shared by all prediction files")
         if args.method == "fit":
-            config = fusion.fit_weights(mats, labels, modalities, objective=args.objective,
+            config = fusion_fit.fit_weights(mats, labels, modalities, objective=args.objective,
                                         step=args.step, fitted_on=fitted_on)
         else:
-            config = fusion.fit_stack(mats, labels, modalities, fitted_on=fitted_on)
+            config = fusion_fit.fit_stack(mats, labels, modalities, fitted_on=fitted_on)
     fusion.write_fusion(args.out, config)
     weights = ", ".join(f"{n}={w:.4g}" for n, w in fusion.member_weights(config).items())
     print(f"wrote {args.out}: method {config['method']}, weights {weights}")
