@@ -273,14 +273,14 @@ def test_ten_minute_file_is_processed_in_window_batches(tone_recognizer, tmp_pat
 
 
 def test_stack_fusion_in_the_recognizer():
-    from emoens import fusion_fit as fusion
+    from emoens import fusion, fusion_fit
     from tests.fixtures.bundles import soft
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 7, 80)
     probas = {"tone": np.array([soft(LABELS[c], 0.5) for c in y]),
               "keyword": rng.dirichlet(np.ones(7), 80)}
-    config = fusion.fit_stack(probas, y, {"tone": "speech", "keyword": "text"})
+    config = fusion_fit.fit_stack(probas, y, {"tone": "speech", "keyword": "text"})
     recognizer = EmotionRecognizer({"tone": ToneSpeechMember(), "keyword": KeywordTextMember()},
                                    config)
     both = recognizer.analyze((16000, planted_tone("sad", 1.0)), text="슬퍼")
