@@ -410,88 +410,16 @@ class EmotionRecognizer:
         timing["fusion"] += time.perf_counter() - t0
         return results
 
-    # step 4 (ASR): what was said: the given transcript, or the ASR's (silent audio is not transcribed)
+    # step 4 (ASR): emoens/hearing.py
     def _listen(self, job: Job, transcribe: bool | None, timing: dict, asr_result=None) -> Heard:
-        """``asr_result``: this job's transcript from :meth:`_transcribe_batch`, if it ran."""
-        from emoens.audio import is_silent
+        from emoens.hearing import listen
 
-        heard = Heard(silent=bool(is_silent(job.samples)))
-        if heard.silent:
-            heard.warnings.append("the audio is silent (no signal above -60 dBFS): the result "
-                                  "carries no information")
-        if job.text is not None:
-            from emoens.text import limit_transcript
-
-            heard.transcript, note = limit_transcript(str(job.text).strip(), job.name)
-            heard.source = "given"
-            heard.warnings += [note] if note else []
-        elif not heard.silent:
-            result = asr_result if asr_result is not None else \
-                self._transcribe(job.samples, job.name, transcribe, heard.warnings, timing)
-            if result is not None:
-                heard.segments = result.segments
-                heard.asr = result.confidence() if hasattr(result, "confidence") else None
-                if result.text.strip():
-                    heard.transcript, heard.source = result.text.strip(), "asr"
-                else:
-                    heard.warnings.append("the ASR heard no words: speech-only result")
-        return heard
+        return listen(self.asr, job, transcribe, timing, asr_result)
 
     def _transcribe_batch(self, jobs: list[Job], transcribe: bool | None, timing: dict) -> dict:
-        """``{job index: Transcript}`` from one ``transcribe_batch`` call of the ASR back-end for
-        every job that needs transcription (the ASR batches their windows across clips). Empty
-        when fewer than two need it, the back-end has no batch call, or the batch fails: those
-        jobs then go through :meth:`_transcribe` one by one (with its warnings and errors)."""
-        from emoens.audio import is_silent
+        from emoens.hearing import transcribe_batch
 
-        if transcribe is False:
-            return {}
-        todo = [j for j, job in enumerate(jobs) if job.text is None and not is_silent(job.samples)]
-        if len(todo) < 2:
-            return {}
-        try:
-            batch = getattr(self.asr(), "transcribe_batch", None)
-        except EmoensError:
-            return {}
-        if batch is None:
-            return {}
-        t0 = time.perf_counter()
-        try:
-            results = batch([jobs[j].samples for j in todo], names=[jobs[j].name for j in todo])
-        except EmoensError:
-            return {}
-        finally:
-            timing["asr"] += time.perf_counter() - t0
-        return dict(zip(todo, results))
-
-    def _transcribe(self, samples: np.ndarray, name: str, transcribe: bool | None,
-                    warnings: list[str], timing: dict):
-        if transcribe is False:
-            return None
-        try:
-            backend = self.asr()
-        except EmoensError as exc:
-            if transcribe:
-                raise
-            warnings.append(f"no transcription: {exc}")
-            return None
-        if backend is None:
-            if transcribe:
-                from emoens.asr import ASRError
-
-                raise ASRError("transcription was requested but this recognizer has no ASR "
-                               "back-end: pass asr='faster-whisper' or give the text")
-            return None
-        t0 = time.perf_counter()
-        try:
-            return backend.transcribe(samples, name=name)
-        except EmoensError as exc:
-            if transcribe:
-                raise
-            warnings.append(f"transcription failed: {exc}")
-            return None
-        finally:
-            timing["asr"] += time.perf_counter() - t0
+        return transcribe_batch(self.asr, jobs, transcribe, timing)
 
     # step 8: the result dict — every field of a result is assembled here
     def _text_reliability(self, heard: Heard) -> dict[str, float]:
