@@ -16,10 +16,18 @@ FUSION_WORDS = {
     "weighted": "weighted soft voting of the members' probabilities (fixed weights)",
     "stack": "a logistic regression over the members' log-probabilities (stacking)",
     "loglinear": "log-linear (geometric) pooling of the members' probabilities",
-    "confidence": "a logistic regression over each member's log-probabilities scaled by its own "
-                  "confidence and by how reliable its input is (a typed transcript counts fully, an "
-                  "automatic one by the ASR's confidence, none at all when there are no words), "
-                  "then temperature-scaled on out-of-fold predictions",
+    "confidence": "log-linear pooling in which each member's exponent grows with its own "
+                  "confidence (top probability) and is scaled by how reliable its input is (a typed "
+                  "transcript counts fully, an automatic one by the ASR's confidence, words that are "
+                  "not Korean or no words at all not at all); fitted on out-of-fold predictions, "
+                  "which also calibrates it",
+}
+KIND_WORDS = {
+    "whisper-head": "Whisper-base encoder statistics (+ prosody where its config says so) -> linear/MLP head",
+    "text-head": "char n-gram TF-IDF + sentence embeddings -> linear head",
+    "hf-speech": "transformers audio classification model",
+    "hf-text": "transformers text classification model",
+    "onnx-speech": "ONNX Runtime speech model", "onnx-text": "ONNX Runtime text model",
 }
 SYSTEMS = ("speech", "text", "ensemble", "previous speech", "previous text", "previous ensemble",
            "all-neutral", "class-prior")
@@ -84,7 +92,7 @@ def _summary_ko(config: Mapping) -> list[str]:
 def _members(config: Mapping) -> list[str]:
     lines = ["## Members", "", "| name | modality | kind | features / settings | folder |", "|---|---|---|---|---|"]
     for m in config["members"]:
-        lines.append(f"| {m['name']} | {m['modality']} | {m['kind']} | {_fmt(m.get('describe', ''))} | `{m['path']}` |")
+        lines.append(f"| {m['name']} | {m['modality']} | {m['kind']} | {KIND_WORDS.get(m['kind'], m['kind'])} | `{m['path']}` |")
     fusion = config.get("fusion") or {}
     method = fusion.get("method", "weighted")
     lines += ["", "## Fusion", "", f"`{method}`: {FUSION_WORDS.get(method, method)}."]
