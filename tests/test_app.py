@@ -163,9 +163,11 @@ def test_remix_mixes_stored_probabilities_without_rerunning(running_app, app_cli
 
     result = _expected(running_app.recognizer, app_clips.speech, app_clips.text)
     speech, text = np.array(list(result["speech"].values())), np.array(list(result["text"].values()))
+    geometric = result["fusion"]["method"] != "weighted"  # the slider follows the bundle's fusion
     for w in (0.0, 0.3, 1.0):
         mixed = remix(result, w)
-        expected = w * speech + (1 - w) * text
+        expected = (np.exp(w * np.log(speech) + (1 - w) * np.log(text)) if geometric
+                    else w * speech + (1 - w) * text)
         assert np.allclose(list(mixed["ensemble"].values()), expected / expected.sum())
         assert mixed["label"] == LABELS[int(np.argmax(expected))]
     assert remix(result, 1.0)["ensemble"] == pytest.approx(result["speech"])
@@ -525,8 +527,10 @@ def test_result_panel_withholds_the_headline_when_not_reliable(running_app, app_
     unsure = dict(result, reliable=False, reason="disagreement", disagreement=True)
     text = A.summary_markdown(unsure)
     assert text.startswith("## 판단 보류") and "speech and text point different ways" in text
-    assert A.judgement(dict(result, ensemble={lb: 1 / 7 for lb in LABELS}))["reason"] in ("low_confidence",
-                                                                                           "disagreement")
+    # a result without the recognizer's verdict (e.g. re-mixed by the slider) is judged by the same rule
+    remixed = {k: v for k, v in result.items() if k not in ("reliable", "reason", "confidence", "disagreement")}
+    assert A.judgement(dict(remixed, ensemble={lb: 1 / 7 for lb in LABELS}))["reason"] in ("low_confidence",
+                                                                                            "disagreement")
 
 
 def test_slider_json_and_download_show_the_same_result(running_app, app_clips):
@@ -556,7 +560,13 @@ def test_rerun_with_edited_text_rescores_text_and_fusion_only(running_app, app_c
         assert again[key] == pytest.approx(expected[key], abs=1e-6)
     assert again["label"] == expected["label"]
     blank = A.rescore_text(recognizer, first, "  ")
-    assert blank["text"] is None and blank["ensemble"] == pytest.approx(first["speech"], abs=1e-6)
+    from emoens.fusion import apply_fusion
+
+    speech_only = apply_fusion(recognizer.fusion, {n: [m["proba"][lb] for lb in LABELS]
+                                                   for n, m in first["members"].items()
+                                                   if m["modality"] == "speech"})[0]
+    assert blank["text"] is None and blank["label"] == max(first["speech"], key=first["speech"].get)
+    assert list(blank["ensemble"].values()) == pytest.approx(list(speech_only), abs=1e-6)
 
 
 def test_errors_are_korean_first_without_developer_advice():

@@ -207,7 +207,6 @@ def chart_sources(result: Mapping) -> dict:
 
 # --------------------------------------------------------------------------- honesty of a result
 
-LOW_CONFIDENCE = 0.45  # top ensemble probability under which a result without "reliable" is withheld
 
 
 def top(probs: Mapping | None) -> tuple[str | None, float]:
@@ -219,26 +218,19 @@ def top(probs: Mapping | None) -> tuple[str | None, float]:
 
 
 def judgement(result: Mapping) -> dict:
-    """``{reliable, reason, confidence, disagreement}`` of a result.
+    """``{reliable, reason, confidence, disagreement}`` of a result: the recognizer's own verdict
+    when it gives one; otherwise (a result re-mixed by the slider, an older bundle) the library's
+    one rule (:func:`emoens.reliability.assess`) on the probabilities shown."""
+    from emoens.reliability import assess
 
-    The recognizer's own fields when it gives them; otherwise the same rules from the probabilities:
-    silent audio, speech and text both confident about different classes, or a low top probability.
-    """
-    speech_label, speech_p = top(result.get("speech"))
-    text_label, text_p = top(result.get("text"))
-    _, ensemble_p = top(result.get("ensemble"))
-    disagreement = result.get("disagreement")
-    if disagreement is None:
-        disagreement = bool(text_label and speech_label != text_label and min(speech_p, text_p) >= 0.5)
-    confidence = float(result.get("confidence", ensemble_p) or 0.0)
-    reason = result.get("reason")
-    reliable = result.get("reliable")
-    if reliable is None:
-        reason = ("silent" if result.get("silent") else "disagreement" if disagreement
-                  else "low_confidence" if confidence < LOW_CONFIDENCE else None)
-        reliable = reason is None
-    return {"reliable": bool(reliable), "reason": None if reliable else (reason or "low_confidence"),
-            "confidence": confidence, "disagreement": bool(disagreement)}
+    if result.get("reliable") is not None:
+        return {"reliable": bool(result["reliable"]), "reason": result.get("reason"),
+                "confidence": float(result.get("confidence") or max(result["ensemble"].values())),
+                "disagreement": bool(result.get("disagreement"))}
+    verdict = assess(silent=bool(result.get("silent")), seconds_of_speech=result.get("speech_seconds"),
+                     ensemble=dict(result["ensemble"]), speech=dict(result["speech"]),
+                     text=dict(result["text"]) if result.get("text") else None)
+    return {k: verdict[k] for k in ("reliable", "reason", "confidence", "disagreement")}
 
 
 def shown_result(result: Mapping, speech_weight: float | None = None) -> dict:
