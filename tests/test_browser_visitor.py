@@ -187,8 +187,8 @@ def _play_second_segment(page) -> None:
     assert "구간 5–15 s" in label and "segment 5–15 s" in label, label
     page.click("#segment-audio button.play-pause-button")
     # it plays (the button turns to Pause, the clock runs) a 10-s cut: that window, not the clip
-    page.wait_for_selector("#segment-audio button.play-pause-button[aria-label=Pause]", timeout=10000)
-    page.wait_for_function("document.querySelector('#segment-audio').innerText.includes('0:10')", timeout=10000)
+    page.wait_for_selector("#segment-audio button.play-pause-button[aria-label=Pause]", timeout=30000)
+    page.wait_for_function("document.querySelector('#segment-audio').innerText.includes('0:10')", timeout=30000)
 
 
 def test_other_tabs_at_phone_and_desktop(page_at, labelled_manifest):
