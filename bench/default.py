@@ -147,7 +147,9 @@ def main(argv=None) -> int:
         pt = members["text"].predict_proba([t])
         return apply_fusion(bundle.fusion, {"speech": ps, "text": pt})
 
-    base_given = timed(baseline_given, args.repeats)
+    # the padded-pass baseline needs a head that reads one 30-s encoding (the previous default's)
+    base_given = (timed(baseline_given, args.repeats)
+                  if hasattr(members["speech"], "predict_proba_from_encoding") else None)
     speedup = old_asr["median_ms"] / with_asr["median_ms"]
     data = {
         "clip": clip_name,
@@ -169,7 +171,8 @@ def main(argv=None) -> int:
         f"| `from_bundle()` in a fresh process | {data['from_bundle_s']['median']:.2f} s | – | ≤ 2 s |",
         f"| first request after loading (Whisper + USE weights) | {data['first_request_s']['median']:.2f} s | – | – |",
         f"| `analyze()` 5-s clip, given transcript (median) | {given['median_ms']:.0f} ms | "
-        f"{base_given['median_ms']:.0f} ms (padded 30-s Whisper for the speech features) | ≤ 100 ms |",
+        + (f"{base_given['median_ms']:.0f} ms (padded 30-s Whisper for the speech features)" if base_given
+           else "– (the default's speech head reads unpadded statistics + prosody)") + " | ≤ 100 ms |",
         f"| `analyze()` 5-s clip, automatic transcription (median) | {with_asr['median_ms']:.0f} ms | "
         f"{old_asr['median_ms']:.0f} ms (today's path: beam 5 + temperature fallback, 30-s window) "
         f"| ≤ 400 ms, ≥ 3× |",
