@@ -20,6 +20,23 @@ from emoens.models.light import (CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, Clas
 FEATURE_SET = "stats-prosody-v1"
 
 
+_WARMED = []
+
+
+def _warm_up_prosody() -> None:
+    """Compile librosa's pitch tracker (numba, ~2 s the first time in a process) in a background
+    thread as soon as a head is loaded, so that the first request does not pay for it."""
+    if _WARMED:
+        return
+    import threading
+
+    from emoens.recipe.speech_features import prosody_features
+
+    _WARMED.append(True)
+    threading.Thread(target=prosody_features, args=(np.zeros(4096, np.float32) + 1e-3,),
+                     name="emoens-prosody-warm-up", daemon=True).start()
+
+
 class SpeechHead:
     """Speech member over pooled encoder statistics and prosody (``kind = "whisper-head"``)."""
 
@@ -39,6 +56,8 @@ class SpeechHead:
             raise LightModelError(f"speech head: unknown or missing feature blocks {unknown}")
         self.valence_arousal = valence_arousal
         self._n_prosody = len(PROSODY_NAMES) if self.config.get("prosody") else 0
+        if self._n_prosody:
+            _warm_up_prosody()
 
     # ---------------------------------------------------------------- features
     def features(self, waveforms: Sequence[np.ndarray]) -> np.ndarray:
