@@ -62,8 +62,7 @@ class SpeechHead:
     # ---------------------------------------------------------------- features
     def features(self, waveforms: Sequence[np.ndarray]) -> np.ndarray:
         """Feature rows (n, d) of float32 16 kHz waveforms: one unpadded encoder pass each."""
-        from emoens.recipe.speech_features import clip_features
-        from emoens.recipe.speech import feature_columns
+        from emoens.recipe.speech_features import clip_features, feature_columns
 
         if isinstance(waveforms, np.ndarray) and waveforms.ndim == 1:
             waveforms = [waveforms]

@@ -36,10 +36,6 @@ SOURCES = (
 )
 
 
-def _strip(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k != "oof"}
-
-
 def _member_dirs(recipe, tmp: Path):
     from emoens.bundle import MemberSpec
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from emoens.recipe.default import FoldData, fit_recipe, predict_recipe
 from emoens.recipe.previous import fit_previous, predict_previous
-from emoens.recipe.protocol import baselines, concordance, scores
+from emoens.evaluate import baseline_predictions
+from emoens.recipe.protocol import concordance, scores
 
 # acted corpora whose sentences carry no emotion of their own (the voice alone tells)
 NEUTRAL_WORDS = ("ravdess", "nemo", "emovo", "tess")
@@ -26,7 +27,7 @@ def _systems(data, train, test, recipe) -> dict[str, np.ndarray]:
     systems = {"speech": new["speech"], "text": new["text"], "ensemble": new["ensemble"],
                "previous speech": prev["speech"], "previous text": prev["text"],
                "previous ensemble": prev["ensemble"]}
-    for name, pred in baselines(data.y[test], data.y[train]).items():
+    for name, pred in baseline_predictions(data.y[test], data.y[train]).items():
         systems[name] = _one_hot(pred)
     has_text = new["has_words"]
     if not has_text.all():  # a member that read nothing has no score of its own

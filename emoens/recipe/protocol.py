@@ -83,13 +83,6 @@ def select(candidates: Sequence[Mapping], oof: Callable[[Mapping], np.ndarray], 
     return best[1], best[2], table
 
 
-def baselines(y_test, y_train) -> dict[str, np.ndarray]:
-    """Predicted ids of the all-neutral and class-prior baselines (:mod:`emoens.evaluate`)."""
-    from emoens.evaluate import baseline_predictions
-
-    return baseline_predictions(y_test, y_train)
-
-
 def concordance(a, b) -> float:
     """Lin's concordance correlation coefficient (CCC) of two rating vectors."""
     a, b = np.asarray(a, float), np.asarray(b, float)

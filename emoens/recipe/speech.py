@@ -15,20 +15,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from emoens.labels import LABELS
-from emoens.recipe.speech_features import PROSODY_NAMES, STATE_BLOCKS, STATE_DIM
+from emoens.recipe.speech_features import PROSODY_NAMES, feature_columns
 
 N_CLASSES = len(LABELS)
 TODAY_BLOCKS = ("mean", "std")  # the previous default's pooling
-
-
-def feature_columns(blocks, prosody: bool) -> np.ndarray:
-    """Column indices of the chosen state blocks (+ prosody) in a feature row."""
-    names = [b for b, _ in STATE_BLOCKS]
-    cols = [np.arange(names.index(b) * STATE_DIM, (names.index(b) + 1) * STATE_DIM) for b in blocks]
-    if prosody:
-        start = len(STATE_BLOCKS) * STATE_DIM
-        cols.append(np.arange(start, start + len(PROSODY_NAMES)))
-    return np.concatenate(cols)
 
 
 def balanced_weights(y, corpus) -> np.ndarray:

@@ -37,6 +37,16 @@ PROSODY_NAMES = (
 _HOP = 160  # 10 ms at 16 kHz
 
 
+def feature_columns(blocks, prosody: bool) -> np.ndarray:
+    """Column indices of the chosen state blocks (+ prosody) in a feature row."""
+    names = [b for b, _ in STATE_BLOCKS]
+    cols = [np.arange(names.index(b) * STATE_DIM, (names.index(b) + 1) * STATE_DIM) for b in blocks]
+    if prosody:
+        start = len(STATE_BLOCKS) * STATE_DIM
+        cols.append(np.arange(start, start + len(PROSODY_NAMES)))
+    return np.concatenate(cols)
+
+
 def pool_encoder_states(states: np.ndarray) -> np.ndarray:
     """(frames, 512) encoder states -> the :data:`STATE_BLOCKS` statistics, concatenated."""
     states = np.asarray(states, dtype=np.float32)
