@@ -105,10 +105,10 @@ def test_silence_with_a_typed_sentence_is_not_given_a_headline(page_at, clips):
     assert page_at.problems() == []
 
 
-def test_edit_transcript_rerun_and_slider_keep_json_and_download_in_step(browser, running_app, app_clips):
-    watched = Watched(browser, running_app.url)
+def test_edit_transcript_rerun_and_slider_keep_json_and_download_in_step(page_at, running_app, app_clips):
+    watched = page_at
     page = watched.page
-    try:
+    if True:  # desktop and phone width
         _upload(page, app_clips.speech)
         page.fill("#text-in textarea", "그냥 그래요")
         page.click("#analyze-btn")
@@ -133,9 +133,10 @@ def test_edit_transcript_rerun_and_slider_keep_json_and_download_in_step(browser
         page.wait_for_function(f"{ensemble_bars}.textContent === {speech_bars}.textContent", timeout=15000)
         assert expected["transcript"] == app_clips.text
         assert "typed by you" in page.inner_text("#transcript-source")
+        with page.expect_download(timeout=15000) as download:  # the file is named after the input
+            page.click("#download-json")
+        assert download.value.suggested_filename == f"{app_clips.speech.stem}_emoens.json"
         assert watched.problems() == []
-    finally:
-        watched.close()
 
 
 # Every text the status line shows, however briefly (the stages come and go while it runs).
