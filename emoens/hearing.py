@@ -2,10 +2,15 @@
 back-end's (silent audio is not transcribed), with the ASR's confidence and warnings.
 
 ``get_asr``: a callable returning the recognizer's back-end (None when it has none).
+:func:`hear` is step 4 for a batch of jobs; :class:`Listening` runs it in a background thread
+while the speech members run (step 3), so that the two overlap: the ASR's decoder (CTranslate2)
+and the VAD (ONNX Runtime) release the GIL, and the speech member's prosody (librosa) runs
+beside them.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -39,6 +44,55 @@ def listen(get_asr, job: Job, transcribe: bool | None, timing: dict, asr_result=
             else:
                 heard.warnings.append("the ASR heard no words: speech-only result")
     return heard
+
+def hear(get_asr, jobs: list[Job], transcribe: bool | None, timing: dict) -> list[Heard]:
+    """Step 4 for every job: one batched ASR call where it pays, then :func:`listen` each."""
+    asr_results = transcribe_batch(get_asr, jobs, transcribe, timing)
+    return [listen(get_asr, job, transcribe, timing, asr_results.get(j))
+            for j, job in enumerate(jobs)]
+
+
+class Listening:
+    """:func:`hear` on ``jobs`` in a background thread, started at once; :meth:`result` waits for
+    it and returns what it heard, or raises what it raised (as :func:`hear` would)."""
+
+    def __init__(self, get_asr, jobs: list[Job], transcribe: bool | None):
+        self._timing = {"asr": 0.0}
+        self._heard: list[Heard] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, args=(get_asr, jobs, transcribe),
+                                        name="emoens-asr", daemon=True)
+        self._thread.start()
+
+    def _work(self, get_asr, jobs, transcribe) -> None:
+        try:
+            self._heard = hear(get_asr, jobs, transcribe, self._timing)
+        except BaseException as exc:  # re-raised by result(), in the caller's thread
+            self._error = exc
+
+    def wait(self) -> None:
+        """Wait for the work to end (its result or error is kept for :meth:`result`)."""
+        self._thread.join()
+
+    def result(self, timing: dict) -> list[Heard]:
+        """What :func:`hear` returned; its ASR seconds are added to ``timing["asr"]``."""
+        self._thread.join()
+        timing["asr"] += self._timing["asr"]
+        self._timing["asr"] = 0.0
+        if self._error is not None:
+            raise self._error
+        return self._heard  # type: ignore[return-value]
+
+
+def start_listening(get_asr, jobs: list[Job], transcribe: bool | None,
+                    has_asr: bool) -> Listening | None:
+    """Step 4 started in a background thread (:class:`Listening`) when some job will be
+    transcribed, so that the ASR overlaps the speech members; else None (step 4 then runs
+    after them, inline: nothing to overlap)."""
+    if transcribe is False or not has_asr or all(job.text is not None for job in jobs):
+        return None
+    return Listening(get_asr, jobs, transcribe)
+
 
 def transcribe_batch(get_asr, jobs: list[Job], transcribe: bool | None, timing: dict) -> dict:
     """``{job index: Transcript}`` from one ``transcribe_batch`` call of the ASR back-end for

@@ -26,7 +26,8 @@ empty timeline.
 
 The work is a row of small named steps (:meth:`EmotionRecognizer._run`; the back-end-free ones
 are functions in :mod:`emoens.steps`): decode (``_decode``) → windows (``steps.cut_windows``) →
-speech members (``steps.member_probas``) → ASR (``_listen``) → text members
+speech members (``steps.member_probas``) → ASR (``hearing.hear``, in a background thread
+beside the speech members when something is to be transcribed) → text members
 (``steps.member_probas``, per input and per window of long audio) → fusion
 (``steps.overall_probas``) → timeline (``steps.timeline``) → result (``_assemble_result``, the one
 place where a result's fields are put together). :meth:`EmotionRecognizer.analyze_stream` runs
@@ -325,10 +326,22 @@ class EmotionRecognizer:
 
         windows = self._windows(jobs)
         extras: dict = {}  # valence/arousal per speech member and window
-        speech = steps.timed(timing, "speech", steps.member_probas, self.members, "speech",
-                             dict(enumerate(windows.clips)), self.batch_size, progress=progress,
-                             extras=extras)
-        return self._after_speech(jobs, windows, speech, extras, transcribe, timing)
+        listening = self._start_listening(jobs, transcribe)  # step 4 beside step 3
+        try:
+            speech = steps.timed(timing, "speech", steps.member_probas, self.members, "speech",
+                                 dict(enumerate(windows.clips)), self.batch_size,
+                                 progress=progress, extras=extras)
+        except BaseException:
+            if listening is not None:
+                listening.wait()  # never leave the ASR running behind a failed request
+            raise
+        heard = listening.result(timing) if listening is not None else None
+        return self._after_speech(jobs, windows, speech, extras, transcribe, timing, heard)
+
+    def _start_listening(self, jobs: list[Job], transcribe):
+        from emoens.hearing import start_listening
+
+        return start_listening(self.asr, jobs, transcribe, self.asr_backend != "none")
 
     def analyze_stream(self, audio, text: str | None = None, transcribe: bool | None = None, *,
                        name: str | None = None):
@@ -352,6 +365,9 @@ class EmotionRecognizer:
         extras: dict = {}
         partial: list[dict] = []
         keys = list(range(len(windows.clips)))
+        # one batch of windows (no cancel point between batches): the ASR runs beside it
+        listening = self._start_listening([job], transcribe) \
+            if len(keys) <= self.batch_size else None
         for s in range(0, len(keys), self.batch_size):
             part = keys[s:s + self.batch_size]
             got = steps.timed(timing, "speech", steps.member_probas, self.members, "speech",
@@ -364,7 +380,8 @@ class EmotionRecognizer:
                        "timeline": list(partial)}
         hears = job.text is None and transcribe is not False and self.asr_backend != "none"
         yield {"stage": "asr" if hears else "text", "total": total}
-        result = self._after_speech([job], windows, speech, extras, transcribe, timing)[0]
+        heard = listening.result(timing) if listening is not None else None
+        result = self._after_speech([job], windows, speech, extras, transcribe, timing, heard)[0]
         result["timing_ms"] = {k: round(1000 * v, 1) for k, v in timing.items()}
         result["timing_ms"]["total"] = round(1000 * (time.perf_counter() - start), 1)
         yield {"stage": "done", "total": total, "result": result}
@@ -380,14 +397,16 @@ class EmotionRecognizer:
                               dict.fromkeys(no_text, 0.0), extras)
 
     def _after_speech(self, jobs: list[Job], windows, speech: Mapping, extras: dict, transcribe,
-                      timing: dict) -> list[dict]:
-        """Steps 4-8 (ASR, text members, fusion, timeline, result) once the speech members ran."""
+                      timing: dict, heard: list[Heard] | None = None) -> list[dict]:
+        """Steps 4-8 (ASR, text members, fusion, timeline, result) once the speech members ran;
+        ``heard``: step 4's result when it already ran (beside the speech members)."""
         from emoens import steps
         from emoens.audio import is_silent
 
-        asr_results = self._transcribe_batch(jobs, transcribe, timing)
-        heard = [self._listen(job, transcribe, timing, asr_results.get(j))
-                 for j, job in enumerate(jobs)]
+        if heard is None:
+            from emoens.hearing import hear
+
+            heard = hear(self.asr, jobs, transcribe, timing)
         text = steps.timed(timing, "text", steps.member_probas, self.members, "text",
                            {j: h.transcript for j, h in enumerate(heard) if h.transcript},
                            self.batch_size)
@@ -410,16 +429,7 @@ class EmotionRecognizer:
         timing["fusion"] += time.perf_counter() - t0
         return results
 
-    # step 4 (ASR): emoens/hearing.py
-    def _listen(self, job: Job, transcribe: bool | None, timing: dict, asr_result=None) -> Heard:
-        from emoens.hearing import listen
-
-        return listen(self.asr, job, transcribe, timing, asr_result)
-
-    def _transcribe_batch(self, jobs: list[Job], transcribe: bool | None, timing: dict) -> dict:
-        from emoens.hearing import transcribe_batch
-
-        return transcribe_batch(self.asr, jobs, transcribe, timing)
+    # step 4 (ASR): emoens/hearing.py (hear, Listening)
 
     # step 8: the result dict — every field of a result is assembled here
     def _text_reliability(self, heard: Heard) -> dict[str, float]:
@@ -481,9 +491,6 @@ class EmotionRecognizer:
         if method == "stack" and len(ran) != len(self.members):
             return "weighted"
         return method
-
-    # ------------------------------------------------------------------ helpers for front ends
-
 
 def analyze(audio, text: str | None = None, *, bundle: str | os.PathLike | None = None,
             **kwargs: Any) -> dict:

@@ -376,3 +376,64 @@ def test_analyze_stream_of_short_audio_and_with_asr(tone_recognizer):
     assert stages[-2:] == ["asr", "done"] and set(stages[:-2]) == {"speech"}
     with pytest.raises(RecognizerError):
         next(tone_recognizer.analyze_stream((16000, planted_tone("sad", 1.0)), text="\udcff"))
+
+
+def test_the_asr_runs_beside_the_speech_members():
+    """Step 4 starts in a background thread before the speech members: an ASR that waits for the
+    speech member to have run finishes (run one after the other, it would time out)."""
+    import threading
+
+    from emoens.asr import Transcript
+
+    speech_ran, asr_waited = threading.Event(), []
+
+    class WaitingSpeech(ToneSpeechMember):
+        def predict_proba(self, waveforms):
+            speech_ran.set()
+            return super().predict_proba(waveforms)
+
+    class WaitingASR:
+        name = "waiting"
+
+        def transcribe(self, samples, encoder_output=None, *, name="audio"):
+            asr_waited.append(speech_ran.wait(timeout=10))
+            return Transcript("정말 행복해", self.name, [], "ko")
+
+    recognizer = EmotionRecognizer({"tone": WaitingSpeech(), "keyword": KeywordTextMember()},
+                                   asr=WaitingASR())
+    result = recognizer.analyze((16000, planted_tone("sad", 1.0)))
+    assert asr_waited == [True] and result["transcript"] == "정말 행복해"
+    assert result["transcript_source"] == "asr" and result["timing_ms"]["asr"] >= 0
+
+
+def test_a_failing_speech_member_waits_for_the_asr_and_raises_its_own_error():
+    from emoens.asr import ASRError
+
+    done = []
+
+    class BrokenSpeech(ToneSpeechMember):
+        def predict_proba(self, waveforms):
+            raise RecognizerError("the speech member broke")
+
+    class SlowASR:
+        name = "slow"
+
+        def transcribe(self, samples, encoder_output=None, *, name="audio"):
+            import time
+
+            time.sleep(0.2)
+            done.append(True)
+            raise ASRError("the ASR broke too")
+
+    recognizer = EmotionRecognizer({"tone": BrokenSpeech()}, asr=SlowASR())
+    with pytest.raises(RecognizerError, match="speech member broke"):
+        recognizer.analyze((16000, planted_tone("sad", 1.0)), transcribe=True)
+    assert done == [True]  # the ASR was not left running
+    results = recognizer.analyze_batch([(16000, planted_tone("sad", 1.0))], errors="return")
+    assert "speech member broke" in results[0]["error"]
+    # the ASR's own failure still is a warning when transcription was not required
+    fine = EmotionRecognizer({"tone": ToneSpeechMember()}, asr=SlowASR())
+    result = fine.analyze((16000, planted_tone("sad", 1.0)))
+    assert any("the ASR broke too" in w for w in result["warnings"])
+    with pytest.raises(ASRError, match="broke too"):
+        fine.analyze((16000, planted_tone("sad", 1.0)), transcribe=True)
