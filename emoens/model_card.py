@@ -71,6 +71,16 @@ def heldout_table(heldout: Mapping) -> list[str]:
     return lines
 
 
+def speakers_table(block: Mapping) -> list[str]:
+    """Markdown: speech UAR / macro-F1 per corpus with its speakers held out (within corpora)."""
+    lines = ["### Speakers held out within corpora", "", block.get("protocol", ""), "",
+             "| corpus | n | speech UAR / F1 | previous speech UAR / F1 |", "|---|---|---|---|"]
+    for corpus, row in block["corpora"].items():
+        lines.append(f"| {corpus} | {row['speech']['n']} | {row['speech']['uar']:.3f} / {row['speech']['macro_f1']:.3f} | "
+                     f"{row['previous speech']['uar']:.3f} / {row['previous speech']['macro_f1']:.3f} |")
+    return lines
+
+
 def _summary_ko(config: Mapping) -> list[str]:
     metrics = config.get("metrics") or {}
     checks = metrics.get("checks") or {}
@@ -113,10 +123,13 @@ def _evaluation(metrics: Mapping) -> list[str]:
         lines += [metrics.get("protocol", ""), "", *heldout_table(metrics["heldout_corpora"]), ""]
         checks = metrics.get("checks") or {}
         lines += ["Targets, computed from the table: " + _fmt(checks) + "."] if checks else []
+        if metrics.get("speakers_heldout"):
+            lines += ["", *speakers_table(metrics["speakers_heldout"])]
         for name, table in (metrics.get("selection_tables") or {}).items():
-            lines += ["", f"### Candidates: {name}", "", "| " + " | ".join(table[0]) + " |",
-                      "|" + "---|" * len(table[0])] + ["| " + " | ".join(_fmt(c) for c in row.values()) + " |"
-                                                      for row in table]
+            keys = list(dict.fromkeys(k for row in table for k in row))
+            lines += ["", f"### Candidates: {name}", "", "| " + " | ".join(keys) + " |",
+                      "|" + "---|" * len(keys)] + ["| " + " | ".join(_fmt(row[k]) if k in row else "–" for k in keys)
+                                                   + " |" for row in table]
         for key in ("kemdy_sessions", "reliability", "final_selection"):
             if metrics.get(key):
                 lines += ["", f"### {key.replace('_', ' ')}", "", _fmt(metrics[key])]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from emoens.recipe.default import FoldData, fit_recipe
-from emoens.recipe.heldout import evaluate_heldout, summary_checks
+from emoens.recipe.heldout import evaluate_heldout, speaker_heldout, summary_checks
 
 # Text member parameters: USE + char TF-IDF, every text corpus at the weight of the KEMDy rows,
 # chosen on the text corpora held out one at a time (scripts/select_text_member.py), never on a
@@ -93,7 +93,9 @@ def build_default(data_dir, out, results_dir, stats_dir, cache_dir=None, threads
         heldout = evaluate_heldout(data, lambda d, idx: TEXT_PARAMS)
         log("final members on every corpus")
         final = fit_recipe(data, np.arange(len(data.y)), TEXT_PARAMS)
+        speakers = speaker_heldout(data, final.record["speech"])
     metrics = summarise(heldout, summary_checks(heldout), final, data)
+    metrics["speakers_heldout"] = speakers
     metrics["training_fit"] = training_fit(final, data)
     provenance = {"recipe": "emoens train-default (emoens/recipe/, training/default/README.md)",
                   "rows": {k: int(v) for k, v in data.frame["corpus"].value_counts().sort_index().items()},

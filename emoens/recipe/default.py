@@ -15,18 +15,23 @@ import numpy as np
 import pandas as pd
 
 from emoens.recipe.protocol import loco_oof, per_corpus_uar, select
-from emoens.recipe.speech import SpeechEmotionClassifier, ValenceArousalRegressor, balanced_weights
+from emoens.recipe.speech import ValenceArousalRegressor, balanced_weights, make_speech
 
 # Simplest first: ties keep the earlier candidate. Blocks: see emoens.recipe.speech_features.
+# The vote: three seeds of a small MLP on the mean states + prosody beside a linear head on the
+# raw and per-frame-normalised means (+ prosody), the linear head carrying half the weight.
+_MLP = {"blocks": ("mean",), "prosody": True, "head": "mlp", "hidden": 64, "alpha": 3.0, "max_iter": 100}
 SPEECH_CANDIDATES = (
     {"blocks": ("mean", "std"), "prosody": True, "head": "linear", "C": 0.003},
-    {"blocks": ("mean", "std"), "prosody": True, "head": "linear", "C": 0.001},
-    {"blocks": ("mean", "std"), "prosody": True, "head": "linear", "C": 0.003, "prosody_scale": 5.0},
+    {"members": tuple({**_MLP, "random_state": seed} for seed in range(3)) +
+                ({"blocks": ("mean", "norm_mean"), "prosody": True, "head": "linear", "C": 0.002},),
+     "weights": (1.0, 1.0, 1.0, 3.0), "n_jobs": 2},
 )
 FUSION_CANDIDATES = (
     {"form": "loglinear"},
     {"form": "confidence"},
 )
+VA_FEATURES = {"blocks": ("mean", "std"), "prosody": True}
 VA_ALPHA = 3000.0
 VA_PROXY_WEIGHT = 0.3
 
@@ -60,7 +65,7 @@ class FoldData:
 class Recipe:
     """A fitted recipe: members, fusion config, valence/arousal regressor, selection record."""
 
-    speech: SpeechEmotionClassifier
+    speech: object  # a fitted speech estimator of emoens.recipe.speech
     text: object | None
     fusion: dict
     va: ValenceArousalRegressor | None
@@ -162,7 +167,7 @@ def fit_recipe(data: FoldData, idx, text_params: dict, *, select_speech=True) ->
     idx = np.asarray(idx)
     X, y, corpus = data.X[idx], data.y[idx], data.corpus[idx]
     weights = balanced_weights(y, corpus)
-    oof = lambda cand: loco_oof(SpeechEmotionClassifier(**cand), X, y, corpus, weights,  # noqa: E731
+    oof = lambda cand: loco_oof(make_speech(cand), X, y, corpus, weights,  # noqa: E731
                                 memo=data.memo, rows=idx)
     candidates = SPEECH_CANDIDATES if select_speech else SPEECH_CANDIDATES[:1]
     chosen, speech_oof, speech_table = select(candidates, oof, y, corpus, log=data.log)
@@ -175,15 +180,15 @@ def fit_recipe(data: FoldData, idx, text_params: dict, *, select_speech=True) ->
     fusion["fitted_on"] = {"data": "out-of-fold predictions (speech: leave one corpus out; text: "
                                    "sessions held out) inside the training corpora",
                            "objective": "mean per-corpus UAR, leave one corpus out", "rows": int(len(idx))}
-    speech = SpeechEmotionClassifier(**chosen).fit(X, y, sample_weight=weights)
-    va = _fit_va(data, idx, chosen)
+    speech = make_speech(chosen).fit(X, y, sample_weight=weights)
+    va = _fit_va(data, idx)
     record = {"speech_candidates": speech_table, "speech": dict(chosen), "fusion_candidates": fusion_table,
               "fusion": dict(fusion_cand), "text": {k: v for k, v in text_params.items()},
               "oof": {"speech": speech_oof, "text": text_oof, "reliability": rel, "y": y, "corpus": corpus}}
     return Recipe(speech, text, fusion, va, record)
 
 
-def _fit_va(data: FoldData, idx, chosen) -> ValenceArousalRegressor | None:
+def _fit_va(data: FoldData, idx) -> ValenceArousalRegressor | None:
     """Valence/arousal ridge on the rated rows; the other rows get their class's mean rating
     (a weaker target, weight :data:`VA_PROXY_WEIGHT`) so that every voice teaches the regressor."""
     idx = np.asarray(idx)
@@ -198,8 +203,7 @@ def _fit_va(data: FoldData, idx, chosen) -> ValenceArousalRegressor | None:
         targets[(y == c) & ~has] = rated[y[has] == c].mean(axis=0)
     targets[has] = rated
     weights = np.where(has, 1.0, VA_PROXY_WEIGHT)
-    return ValenceArousalRegressor(blocks=chosen["blocks"], prosody=chosen["prosody"],
-                                   alpha=VA_ALPHA).fit(data.X[idx], targets, sample_weight=weights)
+    return ValenceArousalRegressor(**VA_FEATURES, alpha=VA_ALPHA).fit(data.X[idx], targets, sample_weight=weights)
 
 
 def predict_recipe(recipe: Recipe, data: FoldData, idx) -> dict[str, np.ndarray]:

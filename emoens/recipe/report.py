@@ -48,7 +48,7 @@ def summarise(heldout: dict, checks: dict, final, data) -> dict:
 
 def results_markdown(results: dict) -> str:
     """results.md: the card's evaluation section plus time and machine."""
-    from emoens.model_card import heldout_table
+    from emoens.model_card import heldout_table, speakers_table
 
     m = results["metrics"]
     lines = ["# Default bundle: leave-one-corpus-out results", "",
@@ -56,6 +56,8 @@ def results_markdown(results: dict) -> str:
              m["protocol"], "", *heldout_table(m["heldout_corpora"]), "",
              "Mean UAR over held-out corpora: " + ", ".join(f"{k} {v:.3f}" for k, v in m["mean_uar"].items()) + ".", "",
              "Targets: " + ", ".join(f"{k} = {v}" for k, v in m["checks"].items()) + ".", ""]
+    if m.get("speakers_heldout"):
+        lines += [*speakers_table(m["speakers_heldout"]), ""]
     for name, table in m["selection_tables"].items():
         lines += [f"## Candidates: {name}", ""] + [f"- {row}" for row in table] + [""]
     cached = " (speech features from the cache)" if results.get("feature_cache") else ""

@@ -1,10 +1,12 @@
-"""The speech member of the default recipe as a scikit-learn estimator.
+"""The speech member of the default recipe as scikit-learn estimators.
 
 ``SpeechEmotionClassifier`` takes the feature rows of :mod:`emoens.recipe.speech_features`
 (``[pooled encoder states | prosody]``), keeps the blocks its parameters name, standardises them
 and fits a class-balanced linear (softmax regression) or small MLP head. ``to_head()`` exports
 the fitted parameters as the runtime member :class:`emoens.models.speech_head.SpeechHead`
 (JSON + npz, no pickle), valence/arousal regressors included when fitted.
+``SpeechEnsemble`` is a soft vote of several of them (e.g. a few seeds of a small MLP beside a
+linear head): one feature pass, several heads, their probabilities averaged.
 """
 
 from __future__ import annotations
@@ -66,10 +68,6 @@ class SpeechEmotionClassifier(BaseEstimator, ClassifierMixin):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def _x(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        return X[:, self.columns_] if X.shape[1] != len(self.columns_) else X
-
     def fit(self, X, y, sample_weight=None):
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
@@ -107,17 +105,71 @@ class SpeechEmotionClassifier(BaseEstimator, ClassifierMixin):
     def predict(self, X) -> np.ndarray:
         return self.predict_proba(X).argmax(axis=1)
 
-    def to_head(self, valence_arousal=None, config: dict | None = None):
-        """The fitted estimator as a runtime :class:`~emoens.models.speech_head.SpeechHead`."""
+    def head_part(self, weight: float = 1.0):
+        """This fitted estimator as one :class:`~emoens.models.speech_head.HeadPart`."""
         from emoens.models.light import Classifier
-        from emoens.models.speech_head import SpeechHead
+        from emoens.models.speech_head import HeadPart
 
         kind, arrays = Classifier.export(self.model_, self.scaler_)
-        settings = {"blocks": list(self.blocks), "prosody": bool(self.prosody),
-                    "hyperparameters": {"head": self.head, "C": self.C, "hidden": self.hidden,
-                                        "alpha": self.alpha, "prosody_scale": self.prosody_scale}}
-        return SpeechHead(Classifier(kind, arrays), [LABELS[int(c)] for c in self.model_.classes_],
-                          {**settings, **(config or {})}, valence_arousal=valence_arousal)
+        return HeadPart(Classifier(kind, arrays), [LABELS[int(c)] for c in self.model_.classes_],
+                        list(self.blocks), bool(self.prosody), float(weight),
+                        {"head": self.head, "C": self.C, "hidden": self.hidden, "alpha": self.alpha,
+                         "prosody_scale": self.prosody_scale, "random_state": self.random_state})
+
+    def to_head(self, valence_arousal=None):
+        """The fitted estimator as a runtime :class:`~emoens.models.speech_head.SpeechHead`.
+
+        ``valence_arousal``: ``(coef, intercept, blocks, prosody)`` of
+        :meth:`ValenceArousalRegressor.export`, or None."""
+        from emoens.models.speech_head import SpeechHead
+
+        return SpeechHead([self.head_part()], valence_arousal=valence_arousal)
+
+
+def make_speech(params: dict):
+    """The speech estimator a recipe candidate names: :class:`SpeechEnsemble` when it lists
+    ``members``, else one :class:`SpeechEmotionClassifier`."""
+    return SpeechEnsemble(**params) if "members" in params else SpeechEmotionClassifier(**params)
+
+
+class SpeechEnsemble(BaseEstimator, ClassifierMixin):
+    """Soft vote of :class:`SpeechEmotionClassifier` members (``members``: their parameters).
+
+    ``weights``: one per member (default equal), normalised to sum to 1. ``n_jobs``: members
+    fitted in parallel processes (joblib); every member is deterministic, so the result is too.
+    """
+
+    def __init__(self, members=(), weights=None, n_jobs=None):
+        self.members = members
+        self.weights = weights
+        self.n_jobs = n_jobs
+
+    def fit(self, X, y, sample_weight=None):
+        from joblib import Parallel, delayed
+
+        if not self.members:
+            raise ValueError("SpeechEnsemble needs at least one member")
+        weights = np.ones(len(self.members)) if self.weights is None else np.asarray(self.weights, float)
+        if weights.shape != (len(self.members),) or (weights <= 0).any():
+            raise ValueError(f"SpeechEnsemble: {len(self.members)} members need as many positive weights")
+        self.weights_ = weights / weights.sum()
+        fit = lambda params: SpeechEmotionClassifier(**params).fit(X, y, sample_weight)  # noqa: E731
+        self.estimators_ = Parallel(n_jobs=self.n_jobs)(delayed(fit)(dict(p)) for p in self.members)
+        self.classes_ = np.arange(N_CLASSES)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        return sum(w * est.predict_proba(X) for w, est in zip(self.weights_, self.estimators_))
+
+    def predict(self, X) -> np.ndarray:
+        return self.predict_proba(X).argmax(axis=1)
+
+    def to_head(self, valence_arousal=None):
+        """The fitted vote as one runtime :class:`~emoens.models.speech_head.SpeechHead`."""
+        from emoens.models.speech_head import SpeechHead
+
+        return SpeechHead([est.head_part(w) for est, w in zip(self.estimators_, self.weights_)],
+                          valence_arousal=valence_arousal)
 
 
 class ValenceArousalRegressor(BaseEstimator):
@@ -143,8 +195,9 @@ class ValenceArousalRegressor(BaseEstimator):
         x = self.scaler_.transform(np.asarray(X, np.float64)[:, self.columns_])
         return np.clip(self.model_.predict(x), 1.0, 5.0)
 
-    def export(self) -> tuple[np.ndarray, np.ndarray]:
-        """(coef (2, d), intercept (2,)) of the same map on the raw (unstandardised) features."""
+    def export(self) -> tuple[np.ndarray, np.ndarray, list, bool]:
+        """(coef (2, d), intercept (2,), blocks, prosody): the same map on the raw
+        (unstandardised) features of the blocks (+ prosody) it reads."""
         coef = self.model_.coef_ / self.scaler_.scale_
         intercept = self.model_.intercept_ - coef @ self.scaler_.mean_
-        return coef, intercept
+        return coef, intercept, list(self.blocks), bool(self.prosody)
