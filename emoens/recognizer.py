@@ -48,6 +48,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from emoens.errors import EmoensError
+from emoens.hearing import hear, start_listening
 from emoens.labels import LABELS, LABELS_KO
 from emoens.steps import SAMPLE_RATE, Heard, Job, as_dict, window_bounds  # noqa: F401 (API)
 
@@ -97,7 +98,8 @@ class EmotionRecognizer:
                  asr_options: Mapping | None = None, name: str = "custom",
                  window_seconds: float = 10.0, hop_seconds: float = 5.0,
                  single_pass_max_seconds: float = 20.0, batch_size: int = 8,
-                 max_seconds: float | None = None, bundle_path: Path | None = None):
+                 max_seconds: float | None = None, bundle_path: Path | None = None,
+                 asr_beside_speech: bool = True):
         from emoens.fusion import validate_fusion, weighted_fusion
 
         self.members = dict(members)
@@ -124,6 +126,7 @@ class EmotionRecognizer:
         self.single_pass_max_seconds = float(single_pass_max_seconds)
         self.batch_size = max(1, int(batch_size))
         self.max_seconds = max_seconds
+        self.asr_beside_speech = bool(asr_beside_speech)  # False: step 4 after step 3 (bench)
         self._asr_spec = asr
         self._asr_options = dict(asr_options or {})
         self._asr = None
@@ -339,9 +342,8 @@ class EmotionRecognizer:
         return self._after_speech(jobs, windows, speech, extras, transcribe, timing, heard)
 
     def _start_listening(self, jobs: list[Job], transcribe):
-        from emoens.hearing import start_listening
-
-        return start_listening(self.asr, jobs, transcribe, self.asr_backend != "none")
+        return start_listening(self.asr, jobs, transcribe,
+                               self.asr_beside_speech and self.asr_backend != "none")
 
     def analyze_stream(self, audio, text: str | None = None, transcribe: bool | None = None, *,
                        name: str | None = None):
@@ -404,8 +406,6 @@ class EmotionRecognizer:
         from emoens.audio import is_silent
 
         if heard is None:
-            from emoens.hearing import hear
-
             heard = hear(self.asr, jobs, transcribe, timing)
         text = steps.timed(timing, "text", steps.member_probas, self.members, "text",
                            {j: h.transcript for j, h in enumerate(heard) if h.transcript},

@@ -404,6 +404,23 @@ def test_the_asr_runs_beside_the_speech_members():
     result = recognizer.analyze((16000, planted_tone("sad", 1.0)))
     assert asr_waited == [True] and result["transcript"] == "정말 행복해"
     assert result["transcript_source"] == "asr" and result["timing_ms"]["asr"] >= 0
+    # asr_beside_speech=False: step 4 after step 3, in the caller's thread (the old order)
+    threads = []
+
+    class PlainASR:
+        name = "plain"
+
+        def transcribe(self, samples, encoder_output=None, *, name="audio"):
+            threads.append(threading.current_thread())
+            return Transcript("정말 행복해", self.name, [], "ko")
+
+    serial = EmotionRecognizer({"tone": ToneSpeechMember(), "keyword": KeywordTextMember()},
+                               asr=PlainASR(), asr_beside_speech=False)
+    assert serial.analyze((16000, planted_tone("sad", 1.0)))["transcript"] == "정말 행복해"
+    beside = EmotionRecognizer({"tone": ToneSpeechMember(), "keyword": KeywordTextMember()},
+                               asr=PlainASR())
+    beside.analyze((16000, planted_tone("sad", 1.0)))
+    assert threads[0] is threading.main_thread() and threads[1] is not threading.main_thread()
 
 
 def test_a_failing_speech_member_waits_for_the_asr_and_raises_its_own_error():
