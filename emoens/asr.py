@@ -213,8 +213,9 @@ class FasterWhisperASR:
         from emoens.models import whisper
 
         try:
-            if self.model_dir is None and self.workers == 1:
-                return whisper.get_model(self.cpu_threads)
+            if self.model_dir is None and self.workers == 1 and self.cpu_threads is None:
+                return whisper.get_model()  # shared with the speech member
+            # (whisper.get_model(n) would replace the shared model under the speech member)
             directory = self.model_dir or whisper.whisper_model_dir()
             if self.model_dir is not None:
                 if not self.model_dir.is_dir():

@@ -5,7 +5,8 @@ back-end's (silent audio is not transcribed), with the ASR's confidence and warn
 :func:`hear` is step 4 for a batch of jobs; :class:`Listening` runs it in a background thread
 while the speech members run (step 3), so that the two overlap: the ASR's decoder (CTranslate2)
 and the VAD (ONNX Runtime) release the GIL, and the speech member's prosody (librosa) runs
-beside them.
+beside them. Step 4 also counts the seconds of speech (:func:`emoens.reliability.speech_seconds`,
+the ASR's own VAD result when it ran) for the reliability verdict.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ def listen(get_asr, job: Job, transcribe: bool | None, timing: dict, asr_result=
                 heard.transcript, heard.source = result.text.strip(), "asr"
             else:
                 heard.warnings.append("the ASR heard no words: speech-only result")
+    heard.speech_seconds = (heard.asr or {}).get("speech_seconds")
+    if heard.speech_seconds is None and not heard.silent:  # the ASR's VAD did not run
+        from emoens.reliability import speech_seconds
+
+        heard.speech_seconds = speech_seconds(job.samples)
     return heard
 
 def hear(get_asr, jobs: list[Job], transcribe: bool | None, timing: dict) -> list[Heard]:
@@ -84,14 +90,12 @@ class Listening:
         return self._heard  # type: ignore[return-value]
 
 
-def start_listening(get_asr, jobs: list[Job], transcribe: bool | None,
-                    has_asr: bool) -> Listening | None:
-    """Step 4 started in a background thread (:class:`Listening`) when some job will be
-    transcribed, so that the ASR overlaps the speech members; else None (step 4 then runs
-    after them, inline: nothing to overlap)."""
-    if transcribe is False or not has_asr or all(job.text is not None for job in jobs):
-        return None
-    return Listening(get_asr, jobs, transcribe)
+def start_listening(get_asr, jobs: list[Job], beside: bool = True,
+                    transcribe: bool | None = None) -> Listening | None:
+    """Step 4 started in a background thread (:class:`Listening`), so that the ASR (or, for a
+    given transcript, the VAD that counts the seconds of speech) overlaps the speech members;
+    None when not ``beside`` (step 4 then runs after them, inline)."""
+    return Listening(get_asr, jobs, transcribe) if beside else None
 
 
 def transcribe_batch(get_asr, jobs: list[Job], transcribe: bool | None, timing: dict) -> dict:

@@ -342,8 +342,7 @@ class EmotionRecognizer:
         return self._after_speech(jobs, windows, speech, extras, transcribe, timing, heard)
 
     def _start_listening(self, jobs: list[Job], transcribe):
-        return start_listening(self.asr, jobs, transcribe,
-                               self.asr_beside_speech and self.asr_backend != "none")
+        return start_listening(self.asr, jobs, self.asr_beside_speech, transcribe)
 
     def analyze_stream(self, audio, text: str | None = None, transcribe: bool | None = None, *,
                        name: str | None = None):
@@ -443,7 +442,7 @@ class EmotionRecognizer:
                          member_proba: Mapping[str, np.ndarray | None],
                          timeline: list[dict], affect: Mapping[str, float] | None = None) -> dict:
         from emoens.fusion import apply_fusion, effective_weights, modality_proba
-        from emoens.reliability import assess, speech_seconds
+        from emoens.reliability import assess
 
         reliability = self._text_reliability(heard)
         ensemble = apply_fusion(self.fusion, member_proba, reliability=reliability)[0]
@@ -455,10 +454,8 @@ class EmotionRecognizer:
             heard.warnings.append("no transcript: the ensemble is the speech model's output")
         label = LABELS[int(np.argmax(ensemble))]
         configured = self.fusion_weights
-        seconds = (heard.asr or {}).get("speech_seconds")
-        if seconds is None and not heard.silent:
-            seconds = speech_seconds(job.samples)
-        verdict = assess(silent=heard.silent, seconds_of_speech=seconds, ensemble=as_dict(ensemble),
+        verdict = assess(silent=heard.silent, seconds_of_speech=heard.speech_seconds,
+                         ensemble=as_dict(ensemble),
                          speech=as_dict(speech_row),
                          text=None if text_row is None else as_dict(text_row[0]))
         if verdict["reason"] == "no_speech":

@@ -51,6 +51,7 @@ class Heard:
     segments: list = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     asr: dict | None = None  # the ASR's confidence (avg_logprob, no_speech_prob, compression_ratio)
+    speech_seconds: float | None = None  # speech the VAD found (None: silent, or no VAD)
 
 
 def as_dict(row: np.ndarray) -> dict[str, float]:
