@@ -83,7 +83,7 @@ def _check_samples(samples, name: str) -> np.ndarray:
 
 #: Today's (pre-issue-18) decoding, kept reachable as a baseline: WhisperModel.transcribe with
 #: beam 5 and temperature fallback, no VAD, no guard. ``make_asr("faster-whisper", **BASELINE)``.
-BASELINE = {"decoder": "transcribe", "beam_size": 5,
+BASELINE = {"decoder": "transcribe", "beam_size": 5, "workers": 1,
             "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "vad_filter": False, "guard": False}
 #: Default beam width. On bench/asr_cer.py's fixed subset (40 clips per corpus) beam 2 scored CER
 #: 0.2127, beam 3 0.2127, beam 5 0.2115 and greedy 0.2303 (today's path 0.1961; budget +0.02);
@@ -93,6 +93,12 @@ DEFAULT_BEAM = 2
 #: (:func:`needs_fallback`): beam 2 sometimes ends a 26-s window after one word ("그러면...",
 #: avg_logprob -1.28, where beam 5 heard 159 characters; bench/long.py's clip).
 FALLBACK_BEAM = 5
+#: Default CTranslate2 workers of the ASR's own Whisper model (weights shared between them), each
+#: with cpu_threads // workers threads (1 on 2 cores): beside the speech member's encoder pass a
+#: one-thread decoder is faster than the shared two-thread model (5-s clip, 2 cores: 397 ms vs
+#: 517 ms per analyze(); two-thread OpenMP spins against the speech member), and two workers
+#: decode two batches of a long clip at once. Costs ~80-150 MiB of RSS for the second model.
+DEFAULT_WORKERS = 2
 CHUNK_SECONDS = 28.0  # longest window Whisper can take (plus PAD_SECONDS of silence <= 30 s)
 #: Default longest window: VAD speech is grouped into windows of at most this many seconds.
 #: 10-s windows cost ~30 % less ASR CPU on 60 s of speech, but they cut utterances: the CER of a
@@ -161,14 +167,15 @@ class FasterWhisperASR:
     (:func:`needs_fallback`: Whisper's own retry criteria) is decoded again at
     :data:`FALLBACK_BEAM` and the likelier decoding kept (no temperature); windows of one size share
     batches of ``batch_size`` (fewer when long: :data:`BATCH_BEAM_SECONDS`), and
-    ``workers`` CTranslate2 workers decode batches in parallel. The hallucination guard
+    ``workers`` CTranslate2 workers (:data:`DEFAULT_WORKERS`) decode batches in parallel. The hallucination guard
     (:func:`apply_guard`) trims loops and drops no-speech or repetitive segments.
     ``decoder="transcribe"`` is ``WhisperModel.transcribe`` with the given options (see
     :data:`BASELINE` for the old default).
 
-    With no ``model_dir`` it uses the shared Whisper-base model assembled from the pinned wheels
-    (:func:`emoens.models.whisper.get_model`); a user-given ``model_dir`` that holds the
-    Whisper-base files is hash-checked before loading.
+    With no ``model_dir``, ``workers=1`` and no ``cpu_threads`` it uses the shared Whisper-base
+    model assembled from the pinned wheels (:func:`emoens.models.whisper.get_model`), else its own
+    copy of those files (the default: ``workers`` of ``cpu_threads // workers`` threads); a
+    user-given ``model_dir`` that holds the Whisper-base files is hash-checked before loading.
     """
 
     name = "faster-whisper"
@@ -176,7 +183,7 @@ class FasterWhisperASR:
     def __init__(self, model_dir: str | os.PathLike | None = None, *, language: str = "ko",
                  beam_size: int = DEFAULT_BEAM, temperature: float | Sequence[float] = 0.0,
                  vad_filter: bool = True, guard: bool = True, decoder: str = "fast",
-                 batch_size: int = 8, workers: int = 1, timestamps: bool = False,
+                 batch_size: int = 8, workers: int = DEFAULT_WORKERS, timestamps: bool = False,
                  window_seconds: float = WINDOW_SECONDS,
                  cpu_threads: int | None = None, **_: Any):
         if decoder not in ("fast", "transcribe"):

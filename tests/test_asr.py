@@ -215,7 +215,7 @@ def test_baseline_decoding_stays_reachable_and_options_are_checked():
     assert make_asr("faster-whisper").options() == {
         "decoder": "fast", "beam_size": 2, "fallback_beam": 5, "temperature": [0.0],
         "vad_filter": True,
-        "guard": True, "batch_size": 8, "workers": 1, "window_seconds": 28.0}
+        "guard": True, "batch_size": 8, "workers": 2, "window_seconds": 28.0}
     with pytest.raises(ASRError, match="deterministic"):
         make_asr("faster-whisper", temperature=(0.0, 0.2))
     with pytest.raises(ASRError, match="unknown faster-whisper decoder"):
