@@ -51,6 +51,7 @@ def listen(get_asr, job: Job, transcribe: bool | None, timing: dict, asr_result=
         heard.speech_seconds = speech_seconds(job.samples)
     return heard
 
+
 def hear(get_asr, jobs: list[Job], transcribe: bool | None, timing: dict) -> list[Heard]:
     """Step 4 for every job: one batched ASR call where it pays, then :func:`listen` each."""
     asr_results = transcribe_batch(get_asr, jobs, transcribe, timing)
@@ -124,6 +125,7 @@ def transcribe_batch(get_asr, jobs: list[Job], transcribe: bool | None, timing: 
     finally:
         timing["asr"] += time.perf_counter() - t0
     return dict(zip(todo, results))
+
 
 def transcribe_one(get_asr, samples: np.ndarray, name: str, transcribe: bool | None,
                    warnings: list[str], timing: dict):
