@@ -112,10 +112,11 @@ MIN_WINDOW_SECONDS = 8.0
 TOKENS_PER_SECOND = 15  # cap on new tokens: a loop stops at 20 + 15 per second of audio
 
 
-#: At most this much padded audio times beam width is decoded in one batch (at beam 2: 8 windows
-#: of 8 s, 5 of 30 s; at beam 5: 2 of 30 s): the beams' cached encoder states grow with it (8 x 30
-#: s at beam 5 peaked at 1.2 GiB RSS on a 10-minute clip), and bigger batches read the decoder's
-#: weights once for more windows (its steps are bound by those reads on CPU).
+#: At most this much padded audio times beam width is decoded at once, over all workers (one
+#: worker at beam 2: 8 windows of 8 s, 5 of 30 s; two workers: half each): the beams' cached
+#: encoder states grow with it (8 x 30 s at beam 5 peaked at 1.2 GiB RSS on a 10-minute clip;
+#: two workers with the full budget each, 1.24 GiB; with half each 0.81 GiB), and bigger batches
+#: read the decoder's weights once for more windows (its steps are bound by those reads on CPU).
 BATCH_BEAM_SECONDS = 320.0
 #: The VAD runs on blocks of this many seconds (Silero's memory grows with the audio it is given:
 #: ~0.4 MiB per second in one call); spans that meet at a block boundary are joined.
@@ -332,7 +333,8 @@ class FasterWhisperASR:
             by_grid.setdefault(_grid_samples((end - start) / SAMPLE_RATE), []).append(k)
         batches = []
         for grid, ks in sorted(by_grid.items()):
-            size = max(1, min(self.batch_size, int(BATCH_BEAM_SECONDS * SAMPLE_RATE
+            budget = BATCH_BEAM_SECONDS / self.workers  # the workers decode batches at once
+            size = max(1, min(self.batch_size, int(budget * SAMPLE_RATE
                                                    // (grid * self.beam_size))))
             batches += [(grid, ks[i:i + size]) for i in range(0, len(ks), size)]
 
