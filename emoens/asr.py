@@ -86,8 +86,9 @@ def _check_samples(samples, name: str) -> np.ndarray:
 BASELINE = {"decoder": "transcribe", "beam_size": 5, "workers": 1,
             "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "vad_filter": False, "guard": False}
 #: Default beam width. On bench/asr_cer.py's fixed subset (40 clips per corpus) beam 2 scored CER
-#: 0.2127, beam 3 0.2127, beam 5 0.2115 and greedy 0.2303 (today's path 0.1961; budget +0.02);
-#: beam 2 decodes a 5-s clip in ~25 % less time than beam 5.
+#: 0.2127 alone and 0.2109 with the beam-5 retry of weak windows; beam 3 0.2127, beam 5 0.2115,
+#: greedy 0.2303 (0.2283 with the retry); today's path 0.1961 (budget +0.02). A narrower window
+#: floor (6 s) at beam 2 scored 0.2167 alone, 0.2180 with the retry: the floor stays 8 s.
 DEFAULT_BEAM = 2
 #: A window decoded at a narrower beam is decoded again at this beam when it comes out weak
 #: (:func:`needs_fallback`): beam 2 sometimes ends a 26-s window after one word ("그러면...",
