@@ -23,7 +23,7 @@ FUSION_WORDS = {
                   "which also calibrates it",
 }
 KIND_WORDS = {
-    "whisper-head": "Whisper-base encoder statistics (+ prosody where its config says so) -> linear/MLP head",
+    "whisper-head": "Whisper-base encoder statistics (+ prosody where its config says so) -> one linear/MLP head, or a soft vote of several (the config's parts)",
     "text-head": "char n-gram TF-IDF + sentence embeddings -> linear head",
     "hf-speech": "transformers audio classification model",
     "hf-text": "transformers text classification model",

@@ -39,9 +39,14 @@ def test_card_table_is_the_recorded_table(config):
     card = (BUNDLE / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "{form}" not in card and "## 요약" in card
     heldout = config["metrics"]["heldout_corpora"]
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip().strip("|").split("|")]
-            for line in card.splitlines() if line.startswith("| ") and line.split("|")[1].strip() in heldout}
+    table = [[c.strip() for c in line.strip().strip("|").split("|")] for line in card.splitlines()
+             if line.startswith("| ") and line.split("|")[1].strip() in heldout]
+    rows = {cells[0]: cells for cells in table if len(cells) > 4}  # not the speakers table
     assert set(rows) == set(heldout)
+    speakers = config["metrics"]["speakers_heldout"]["corpora"]
+    for cells in (c for c in table if len(c) == 4):
+        s = speakers[cells[0]]["speech"]
+        assert cells[2] == f"{s['uar']:.3f} / {s['macro_f1']:.3f}"
     for corpus, cells in rows.items():
         scores = heldout[corpus]["scores"]
         assert cells[1] == str(scores["ensemble"]["n"])
