@@ -136,7 +136,7 @@ class SpeechEnsemble(BaseEstimator, ClassifierMixin):
     """Soft vote of :class:`SpeechEmotionClassifier` members (``members``: their parameters).
 
     ``weights``: one per member (default equal), normalised to sum to 1. ``n_jobs``: members
-    fitted in parallel processes (joblib); every member is deterministic, so the result is too.
+    fitted in that many threads; every member is deterministic, so the result is too.
     """
 
     def __init__(self, members=(), weights=None, n_jobs=None):
@@ -145,7 +145,7 @@ class SpeechEnsemble(BaseEstimator, ClassifierMixin):
         self.n_jobs = n_jobs
 
     def fit(self, X, y, sample_weight=None):
-        from joblib import Parallel, delayed
+        from concurrent.futures import ThreadPoolExecutor
 
         if not self.members:
             raise ValueError("SpeechEnsemble needs at least one member")
@@ -154,7 +154,8 @@ class SpeechEnsemble(BaseEstimator, ClassifierMixin):
             raise ValueError(f"SpeechEnsemble: {len(self.members)} members need as many positive weights")
         self.weights_ = weights / weights.sum()
         fit = lambda params: SpeechEmotionClassifier(**params).fit(X, y, sample_weight)  # noqa: E731
-        self.estimators_ = Parallel(n_jobs=self.n_jobs)(delayed(fit)(dict(p)) for p in self.members)
+        with ThreadPoolExecutor(max(1, int(self.n_jobs or 1))) as pool:  # numpy releases the GIL
+            self.estimators_ = list(pool.map(fit, [dict(p) for p in self.members]))
         self.classes_ = np.arange(N_CLASSES)
         return self
 
