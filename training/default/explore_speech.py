@@ -1,6 +1,7 @@
 """Development sweep of speech-member settings, each corpus held out in turn (not nested).
 
     python training/default/explore_speech.py [--data ../shared/data] [--only NAME ...]
+    python training/default/explore_speech.py --markdown-only   (rewrite the .md from the .json)
 
 How the candidate list of ``emoens.recipe.default.SPEECH_CANDIDATES`` was arrived at: every
 setting below is trained on six corpora and scored on the seventh (scikit-learn's
@@ -15,6 +16,7 @@ list, so they are not an independent estimate (the nested table in the model car
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -54,7 +56,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--only", nargs="*", help="names (or name prefixes) of settings to run")
+    parser.add_argument("--markdown-only", action="store_true", help="rewrite results/explore_speech.md "
+                        "from results/explore_speech.json without training")
     args = parser.parse_args()
+    if args.markdown_only:
+        rows = json.loads((HERE / "results" / "explore_speech.json").read_text(encoding="utf-8"))["settings"]
+        write_text(HERE / "results" / "explore_speech.md", markdown(rows))
+        return
     settings = dict(SETTINGS, **{"vote (shipped candidate)": next(c for c in SPEECH_CANDIDATES if "members" in c)})
     if args.only:
         settings = {k: v for k, v in settings.items() if any(k.startswith(o) for o in args.only)}
@@ -71,17 +79,23 @@ def main() -> None:
             rows[name] = {"params": params, "uar": uar, "mean": round(float(np.mean(list(uar.values()))), 4),
                           "seconds": round(time.time() - start, 1)}
             print(name, rows[name]["mean"], uar, flush=True)
+    write_json(HERE / "results" / "explore_speech.json", {"settings": rows})
+    write_text(HERE / "results" / "explore_speech.md", markdown(rows))
+
+
+def markdown(rows: dict) -> str:
+    """The sweep's table (UAR per held-out corpus) with the gains over the previous recipe."""
+    corpora = sorted(next(iter(rows.values()))["uar"])
     base = rows.get(next(iter(SETTINGS)))
     lines = ["# Speech settings, each corpus held out (development sweep, not nested)", "",
-             "Written by `python training/default/explore_speech.py`. " + __doc__.split("\n\n")[1].replace("\n", " "), "",
+             "Written by `python training/default/explore_speech.py`. " + __doc__.split("\n\n")[2].replace("\n", " "), "",
              "| setting | " + " | ".join(corpora) + " | mean | mean − previous | worst corpus − previous |",
              "|---|" + "---|" * (len(corpora) + 3)]
     for name, row in rows.items():
         gain = [row["uar"][c] - base["uar"][c] for c in corpora] if base else None
         lines.append(f"| {name} | " + " | ".join(f"{row['uar'][c]:.3f}" for c in corpora) + f" | {row['mean']:.3f} | "
                      + (f"{np.mean(gain):+.3f} | {min(gain):+.3f} |" if gain else "– | – |"))
-    write_json(HERE / "results" / "explore_speech.json", {"settings": rows})
-    write_text(HERE / "results" / "explore_speech.md", "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
