@@ -247,7 +247,8 @@ def markdown(result: dict) -> str:
     lines = [
         f"{result['users']} concurrent `gradio_client` users for {result['seconds']} s against "
         f"`python app.py` (bundle: {result['bundle_kind']}; caps {MAX_UPLOAD_MB:g} MB / "
-        f"{MAX_AUDIO_SECONDS:g} s; {result['app_concurrency']} analysis at a time).",
+        f"{MAX_AUDIO_SECONDS:g} s; {result['app_short_concurrency']} short and {result['app_concurrency']} "
+        "long analyses at a time).",
         "",
         f"- requests: **{result['requests']}** ({result['requests_per_s']}/s); good: "
         f"{result['good_requests']}, **failed: {result['good_failed']}**; bad: {result['bad_requests']}, "
@@ -312,7 +313,11 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    result.update(bundle_kind=kind, app_concurrency=int(os.environ.get("EMOENS_CONCURRENCY", "1")))
+    from emoens.ui.config import Settings
+
+    settings = Settings.from_env()  # what the served app reads
+    result.update(bundle_kind=kind, app_concurrency=settings.concurrency,
+                  app_short_concurrency=settings.short_concurrency)
     text = markdown(result)
     print(text)
     if not args.no_write:

@@ -678,3 +678,31 @@ def test_model_line_and_table_read_the_bundles_heldout_corpora():
         assert M.headline_numbers(old) is None and M.metrics_table(old).empty
     broken = {"metrics": {"mean_uar": {"speech": "x"}, "heldout_corpora": {"a": {"scores": [1]}, "b": 3}}}
     assert M.headline_numbers(broken) is None and M.metrics_table(broken).empty
+
+
+def test_short_lane_admits_its_width_and_the_long_lane_stays_narrow():
+    """Lanes(…, workers=1, short_workers=3): three short clips at once, a fourth waits; one long."""
+    import threading
+
+    from emoens.ui.fair import Lanes
+
+    lanes = Lanes(long_seconds=30.0, workers=1, short_workers=3)
+    held, release = [], threading.Event()
+
+    def hold(seconds):
+        with lanes.slot(seconds):
+            held.append(seconds)
+            release.wait(10)
+
+    threads = [threading.Thread(target=hold, args=(s,), daemon=True) for s in (5, 5, 5, 5, 60, 60)]
+    for th in threads:
+        th.start()
+    deadline = time.time() + 5
+    while len(held) < 4 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # a fifth holder would have had time to get in
+    assert sorted(held) == [5, 5, 5, 60]
+    release.set()
+    for th in threads:
+        th.join(10)
+    assert sorted(held) == [5, 5, 5, 5, 60, 60]

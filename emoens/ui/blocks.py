@@ -38,7 +38,8 @@ def build_demo(recognizer=None, settings: Settings | None = None) -> gr.Blocks:
     directory = M.bundle_dir(recognizer, settings.bundle)
     spec, card = M.read_bundle(directory)
     ctx = Context(recognizer=recognizer, settings=settings, spec=spec, card=card, directory=directory,
-                  lanes=fair.Lanes(settings.long_seconds, settings.concurrency))
+                  lanes=fair.Lanes(settings.long_seconds, settings.concurrency,
+                                   short_workers=settings.short_concurrency))
     # delete_cache: uploads (and gradio's copies of outputs) older than an hour go, every 10 min.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{both('intro')}")

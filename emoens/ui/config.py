@@ -44,7 +44,8 @@ class Settings:
     bundle: str | None = None          # EMOENS_BUNDLE: bundle directory or Hub id; None = the embedded one
     max_upload_mb: float = 50.0        # EMOENS_MAX_UPLOAD_MB: largest accepted upload
     max_audio_seconds: float = 600.0   # EMOENS_MAX_AUDIO_SECONDS: longest accepted recording/file
-    concurrency: int = 1               # EMOENS_CONCURRENCY: analyses run at the same time
+    concurrency: int = 1               # EMOENS_CONCURRENCY: long analyses (and other events) at once
+    short_concurrency: int = 3         # EMOENS_SHORT_CONCURRENCY: short clips analysed at once
     queue_size: int = 64               # EMOENS_QUEUE_SIZE: waiting requests before "queue full"
     max_compare: int = 200             # EMOENS_MAX_COMPARE: utterances per Compare run
     local_paths: bool = True           # EMOENS_LOCAL_PATHS: allow manifests given as server paths
@@ -62,6 +63,7 @@ class Settings:
             max_upload_mb=_env_float("EMOENS_MAX_UPLOAD_MB", cls.max_upload_mb),
             max_audio_seconds=_env_float("EMOENS_MAX_AUDIO_SECONDS", cls.max_audio_seconds),
             concurrency=int(_env_float("EMOENS_CONCURRENCY", cls.concurrency)),
+            short_concurrency=int(_env_float("EMOENS_SHORT_CONCURRENCY", cls.short_concurrency)),
             queue_size=int(_env_float("EMOENS_QUEUE_SIZE", cls.queue_size)),
             max_compare=int(_env_float("EMOENS_MAX_COMPARE", cls.max_compare)),
             **_server_paths_from_env(on_spaces),

@@ -87,11 +87,17 @@ def client_alive(session_hash: str | None) -> bool:
 
 
 class Lanes:
-    """Two lanes, one job at a time each: short clips, and long clips or batches."""
+    """Two lanes: short clips (``short_workers`` at a time, default ``workers``), and long clips
+    or batches (``workers`` at a time).
 
-    def __init__(self, long_seconds: float, workers: int = 1):
+    A short clip's analysis leaves a core idle part of the time (the ASR thread and the speech
+    member wait on each other, the page's plots are drawn), so a few short ones at once serve
+    more visitors than one; their memory is bounded by the short-clip length. Long work keeps
+    its own, narrower lane, so its memory (up to the audio cap) is never multiplied."""
+
+    def __init__(self, long_seconds: float, workers: int = 1, short_workers: int | None = None):
         self.long_seconds = float(long_seconds)
-        self._short = threading.BoundedSemaphore(max(1, workers))
+        self._short = threading.BoundedSemaphore(max(1, workers if short_workers is None else short_workers))
         self._long = threading.BoundedSemaphore(max(1, workers))
 
     @contextlib.contextmanager
