@@ -91,14 +91,6 @@ class Listening:
         return self._heard  # type: ignore[return-value]
 
 
-def start_listening(get_asr, jobs: list[Job], beside: bool = True,
-                    transcribe: bool | None = None) -> Listening | None:
-    """Step 4 started in a background thread (:class:`Listening`), so that the ASR (or, for a
-    given transcript, the VAD that counts the seconds of speech) overlaps the speech members;
-    None when not ``beside`` (step 4 then runs after them, inline)."""
-    return Listening(get_asr, jobs, transcribe) if beside else None
-
-
 def transcribe_batch(get_asr, jobs: list[Job], transcribe: bool | None, timing: dict) -> dict:
     """``{job index: Transcript}`` from one ``transcribe_batch`` call of the ASR back-end for
     every job that needs transcription (the ASR batches their windows across clips). Empty

