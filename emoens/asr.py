@@ -126,6 +126,7 @@ VAD_BLOCK_SECONDS = 60.0
 
 def vad_spans(clip: np.ndarray, max_seconds: float, name: str = "audio") -> list[dict]:
     """Speech ``[{start, end}]`` (samples) found by faster-whisper's Silero VAD, block by block."""
+    import faster_whisper  # noqa: F401  (the package first: see hearing._import_asr_packages)
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     block = int(VAD_BLOCK_SECONDS * SAMPLE_RATE)

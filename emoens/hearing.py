@@ -59,11 +59,25 @@ def hear(get_asr, jobs: list[Job], transcribe: bool | None, timing: dict) -> lis
             for j, job in enumerate(jobs)]
 
 
+def _import_asr_packages() -> None:
+    """Import faster-whisper (the ASR and its VAD) on the calling thread, the package before its
+    submodule. A first ``from faster_whisper.vad import …`` locks the submodule, then the
+    package; a thread importing the package meanwhile imports ``vad`` from inside it: the two
+    locks taken in opposite orders, Python raises ``_DeadlockError`` in one of the threads (the
+    speech member imports faster-whisper while this thread would)."""
+    try:
+        import faster_whisper  # noqa: F401
+        import faster_whisper.vad  # noqa: F401
+    except ImportError:
+        pass  # no ASR installed: hear() reports it where it matters
+
+
 class Listening:
     """:func:`hear` on ``jobs`` in a background thread, started at once; :meth:`result` waits for
     it and returns what it heard, or raises what it raised (as :func:`hear` would)."""
 
     def __init__(self, get_asr, jobs: list[Job], transcribe: bool | None):
+        _import_asr_packages()  # here, not in the thread
         self._timing = {"asr": 0.0}
         self._heard: list[Heard] | None = None
         self._error: BaseException | None = None

@@ -20,6 +20,7 @@ REASONS = ("silent", "no_speech", "disagreement", "low_confidence")
 def speech_seconds(samples: np.ndarray) -> float | None:
     """Seconds of speech the Silero VAD finds in float32 16 kHz ``samples`` (None without it)."""
     try:
+        import faster_whisper  # noqa: F401  (the package first: see hearing._import_asr_packages)
         from faster_whisper.vad import VadOptions, get_speech_timestamps
     except ImportError:
         return None

@@ -454,3 +454,36 @@ def test_a_failing_speech_member_waits_for_the_asr_and_raises_its_own_error():
     assert any("the ASR broke too" in w for w in result["warnings"])
     with pytest.raises(ASRError, match="broke too"):
         fine.analyze((16000, planted_tone("sad", 1.0)), transcribe=True)
+
+
+def test_worker_threads_find_their_packages_already_imported():
+    """The ASR thread and the prosody warm-up thread never import a package first: two threads
+    importing ``faster_whisper`` and ``faster_whisper.vad`` at once can end in Python's
+    ``_DeadlockError`` (seen in CI as a failed input). Checked in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, threading
+seen = {}
+start = threading.Thread.start
+def spy(self):
+    seen[self.name] = {m: m in sys.modules for m in ("faster_whisper", "faster_whisper.vad",
+                                                     "librosa.onset", "librosa.feature")}
+    start(self)
+threading.Thread.start = spy
+from emoens.hearing import Listening
+Listening(lambda: None, [], None).result({"asr": 0.0})
+from emoens.models.speech_head import _warm_up_prosody
+_warm_up_prosody()
+import json
+print(json.dumps(seen))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["emoens-asr"]["faster_whisper"] and seen["emoens-asr"]["faster_whisper.vad"], seen
+    assert seen["emoens-prosody-warm-up"]["librosa.onset"], seen
+    assert seen["emoens-prosody-warm-up"]["librosa.feature"], seen

@@ -29,14 +29,16 @@ _WARMED = []
 
 
 def _warm_up_prosody() -> None:
-    """Compile librosa's pitch tracker (numba, ~2 s the first time in a process) in a background
-    thread as soon as a head is loaded, so that the first request does not pay for it."""
+    """Import librosa here (the loading thread) and compile its pitch tracker (numba, ~2 s the
+    first time in a process) in a background thread as soon as a head is loaded, so that the
+    first request pays for neither."""
     if _WARMED:
         return
     import threading
 
-    from emoens.recipe.speech_features import prosody_features
+    from emoens.recipe.speech_features import import_librosa, prosody_features
 
+    import_librosa()  # never in the thread: see import_librosa
     _WARMED.append(True)
     threading.Thread(target=prosody_features, args=(np.zeros(4096, np.float32) + 1e-3,),
                      name="emoens-prosody-warm-up", daemon=True).start()

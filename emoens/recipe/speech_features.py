@@ -73,10 +73,21 @@ def _stats(values: np.ndarray) -> tuple[float, float, float, float]:
     return float(values.mean()), float(values.std()), float(p10), float(p90)
 
 
-def prosody_features(samples: np.ndarray) -> np.ndarray:
-    """The :data:`PROSODY_NAMES` vector of float32 16 kHz ``samples`` (librosa for all DSP)."""
+def import_librosa():
+    """librosa with every submodule :func:`prosody_features` uses already imported (librosa
+    imports them lazily, on first use). Call it on the thread that loads a model, before any
+    worker thread runs: two threads importing overlapping packages at once (librosa here,
+    faster-whisper in the ASR thread) can leave one of them a partly initialised module."""
     import librosa
 
+    _ = (librosa.yin, librosa.feature.rms, librosa.amplitude_to_db, librosa.stft,  # each name
+         librosa.onset.onset_strength, librosa.onset.onset_detect)  # imports its submodule
+    return librosa
+
+
+def prosody_features(samples: np.ndarray) -> np.ndarray:
+    """The :data:`PROSODY_NAMES` vector of float32 16 kHz ``samples`` (librosa for all DSP)."""
+    librosa = import_librosa()
     y = np.asarray(samples, dtype=np.float32).reshape(-1)
     if y.size < 2048:
         y = np.pad(y, (0, 2048 - y.size))
