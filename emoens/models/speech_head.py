@@ -40,8 +40,9 @@ def _warm_up_prosody() -> None:
 
     import_librosa()  # never in the thread: see import_librosa
     _WARMED.append(True)
+    # not a daemon: a process that exits while numba compiles aborts ("terminate called …")
     threading.Thread(target=prosody_features, args=(np.zeros(4096, np.float32) + 1e-3,),
-                     name="emoens-prosody-warm-up", daemon=True).start()
+                     name="emoens-prosody-warm-up").start()
 
 
 def _check_blocks(blocks, where: str) -> list[str]:
