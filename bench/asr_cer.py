@@ -46,6 +46,7 @@ CONFIGS = {  # name -> make_asr options; "baseline" is today's (pre-issue-18) de
     "fast-greedy": {"beam_size": 1},
     "fast-beam3": {"beam_size": 3},
     "fast-beam5": {"beam_size": 5},
+    "fast-patience1": {"patience": 1.0},  # beam 2 running on until both beams end
     "baseline": "BASELINE",
 }
 
@@ -174,7 +175,8 @@ def markdown(results: dict, available: dict, per_corpus_limit: int) -> str:
                 + (f" (weak windows again at {o['fallback_beam']})" if o.get("fallback_beam") else "")
                 + f", temperature {o['temperature']}, "
                 f"VAD {'on' if o['vad_filter'] else 'off'}, guard {'on' if o['guard'] else 'off'}"
-                + (f", windows ≤ {o['window_seconds']:g} s" if o["decoder"] == "fast" else ""))
+                + (f", windows ≤ {o['window_seconds']:g} s" if o["decoder"] == "fast" else "")
+                + (f", patience {o['patience']:g}" if o.get("patience") else ""))
         lines.append(f"| {name} | {opts} | {r['cer_mean_of_corpora']:.4f} | "
                      f"{r['median_clip_cer']:.3f} | {r['median_asr_s_per_clip']:.3f} | "
                      f"{r['real_time_factor']:.3f} | {r['cpu_seconds_per_audio_second']:.3f} |")

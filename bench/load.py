@@ -255,6 +255,13 @@ def markdown(result: dict) -> str:
         f"**not answered with their message: {result['bad_not_answered_with_message']}**",
         f"- server RSS: start **{rss.get('start')} MiB**, end **{rss.get('end')} MiB**, "
         f"max {rss.get('max')} MiB (at one third of the run: {rss.get('at_one_third')} MiB)",
+    ]
+    cpu = result.get("cpu_s")
+    if cpu:
+        lines.append(f"- CPU seconds in the {cpu['wall']} s of load: server {cpu['server']}, the "
+                     f"users' clients (this process) {cpu['clients']}, of {cpu['cores']} cores x "
+                     f"{cpu['wall']} s = {round(cpu['cores'] * cpu['wall'], 1)}")
+    lines += [
         "",
         "| request | count | as expected | median s | p95 s | message (example) |",
         "|---|---:|---:|---:|---:|---|",
@@ -306,7 +313,14 @@ def main(argv: list[str] | None = None) -> int:
             warm = Client(url, verbose=False)
             for k in KINDS:
                 one_request(warm, clips, k)
+            me = psutil.Process()
+            cpu0 = (sum(server.cpu_times()[:2]), sum(me.cpu_times()[:2]), time.perf_counter())
             result = drive(url, clips, users=args.users, seconds=args.seconds, rss=rss)
+            # where the 2 cores went: the server, and this process (the 8 users' clients)
+            wall = time.perf_counter() - cpu0[2]
+            result["cpu_s"] = {"server": round(sum(server.cpu_times()[:2]) - cpu0[0], 1),
+                               "clients": round(sum(me.cpu_times()[:2]) - cpu0[1], 1),
+                               "wall": round(wall, 1), "cores": psutil.cpu_count()}
         finally:
             proc.terminate()
             try:

@@ -90,6 +90,11 @@ BASELINE = {"decoder": "transcribe", "beam_size": 5, "workers": 1,
 #: greedy 0.2303 (0.2283 with the retry); today's path 0.1961 (budget +0.02). A narrower window
 #: floor (6 s) at beam 2 scored 0.2167 alone, 0.2180 with the retry: the floor stays 8 s.
 DEFAULT_BEAM = 2
+#: Beam-search patience (CTranslate2's, after Kasai et al. 2022): decoding stops once
+#: ``beam_size x patience`` hypotheses have ended. 0.5 at beam 2 stops at the first ended one
+#: instead of running on for the other beam (often 10-20 steps past the best hypothesis' end on
+#: a 5-s clip); the beam-5 retry of weak windows keeps patience 1.
+DEFAULT_PATIENCE = 0.5
 #: A window decoded at a narrower beam is decoded again at this beam when it comes out weak
 #: (:func:`needs_fallback`): beam 2 sometimes ends a 26-s window after one word ("그러면...",
 #: avg_logprob -1.28, where beam 5 heard 159 characters; bench/long.py's clip).
@@ -187,7 +192,7 @@ class FasterWhisperASR:
                  beam_size: int = DEFAULT_BEAM, temperature: float | Sequence[float] = 0.0,
                  vad_filter: bool = True, guard: bool = True, decoder: str = "fast",
                  batch_size: int = 8, workers: int = DEFAULT_WORKERS, timestamps: bool = False,
-                 window_seconds: float = WINDOW_SECONDS,
+                 window_seconds: float = WINDOW_SECONDS, patience: float = DEFAULT_PATIENCE,
                  cpu_threads: int | None = None, **_: Any):
         if decoder not in ("fast", "transcribe"):
             raise ASRError(f"unknown faster-whisper decoder {decoder!r}: choose fast or transcribe")
@@ -206,6 +211,9 @@ class FasterWhisperASR:
         self.workers = max(1, int(workers))
         self.timestamps = bool(timestamps)
         self.window_seconds = min(float(window_seconds), CHUNK_SECONDS)
+        if not 0 < float(patience) <= 1:
+            raise ASRError(f"patience={patience}: give a number in (0, 1]")
+        self.patience = float(patience)
         self.cpu_threads = cpu_threads
         self._model = None
         self._tokenizer = None
@@ -266,7 +274,8 @@ class FasterWhisperASR:
         return {"decoder": self.decoder, "beam_size": self.beam_size, "fallback_beam": fallback,
                 "temperature": self.temperature, "vad_filter": self.vad_filter,
                 "guard": self.guard, "batch_size": self.batch_size, "workers": self.workers,
-                "window_seconds": self.window_seconds}
+                "window_seconds": self.window_seconds,
+                "patience": self.patience if self.decoder == "fast" else None}
 
     # ---------------------------------------------------------------- public entry points
 
@@ -381,7 +390,8 @@ class FasterWhisperASR:
         seconds = max(end - start for start, end in spans) / SAMPLE_RATE
         max_length = int(min(448, 20 + TOKENS_PER_SECOND * seconds))
         segments = [self._segment(span, result) for span, result in zip(
-            spans, self._generate(encoded, len(spans), self.beam_size, max_length, name))]
+            spans, self._generate(encoded, len(spans), self.beam_size, max_length, name,
+                                  self.patience))]
         weak = [i for i, seg in enumerate(segments) if needs_fallback(seg)]
         if weak and self.beam_size < FALLBACK_BEAM:
             import ctranslate2
@@ -395,13 +405,15 @@ class FasterWhisperASR:
                     segments[i] = retry
         return segments
 
-    def _generate(self, encoded, rows: int, beam_size: int, max_length: int, name: str):
+    def _generate(self, encoded, rows: int, beam_size: int, max_length: int, name: str,
+                  patience: float = 1.0):
         tok = self.tokenizer
         prompt = list(tok.sot_sequence) + ([] if self.timestamps else [tok.no_timestamps])
         try:
             return self.model.model.generate(
                 encoded, [prompt] * rows, beam_size=beam_size, max_length=max_length,
-                return_scores=True, return_no_speech_prob=True, suppress_blank=True)
+                patience=patience, return_scores=True, return_no_speech_prob=True,
+                suppress_blank=True)
         except Exception as exc:
             raise ASRError(f"faster-whisper failed on {name}: {exc}") from exc
 

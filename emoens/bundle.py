@@ -8,7 +8,7 @@
                   "path": "speech", "weight": 0.5, "options": {}}, …],
      "fusion": {"method": "weighted"}            # or {"method": "stack", "stack": {…coefficients…}}
      "asr": {"backend": "faster-whisper", "model": "whisper-base"},
-     "runtime": {"window_seconds": 10, "hop_seconds": 5, "single_pass_max_seconds": 20},  # optional
+     "runtime": {"window_seconds": 10, "hop_seconds": 10, "single_pass_max_seconds": 20},  # optional
      "provenance": {}, "metrics": {}}
 
 Loading validates the file, refuses unknown format versions and any pickle-bearing file, and

@@ -16,7 +16,8 @@ Every probability dict has the 7 labels in canonical order and sums to 1. ``memb
 member's own probabilities, so a front end can re-mix the ensemble with other weights
 (:meth:`EmotionRecognizer.remix`).
 
-Long audio (over ``single_pass_max_seconds``) is cut into fixed windows with overlap; each window
+Long audio (over ``single_pass_max_seconds``) is cut into fixed windows (10 s; by default they do
+not overlap: a 5-s hop encoded every second twice, the speech member's cost on long audio); each window
 is classified (in batches of ``batch_size`` windows, so a 10-minute file never sits in one tensor),
 ``timeline`` lists them, and the overall speech result is the duration-weighted mean over the
 non-silent windows. A given transcript is classified once and fused with every window; an ASR
@@ -96,7 +97,7 @@ class EmotionRecognizer:
     def __init__(self, members: Mapping[str, Any] | Sequence[tuple[str, Any]],
                  fusion: Mapping | None = None, *, asr: Any = None,
                  asr_options: Mapping | None = None, name: str = "custom",
-                 window_seconds: float = 10.0, hop_seconds: float = 5.0,
+                 window_seconds: float = 10.0, hop_seconds: float = 10.0,
                  single_pass_max_seconds: float = 20.0, batch_size: int = 8,
                  max_seconds: float | None = None, bundle_path: Path | None = None,
                  asr_beside_speech: bool = True):

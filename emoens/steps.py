@@ -64,7 +64,8 @@ def as_dict(row: np.ndarray) -> dict[str, float]:
 
 def window_bounds(num_samples: int, *, window_seconds: float, hop_seconds: float,
                   single_pass_max_seconds: float, sr: int = SAMPLE_RATE) -> list[tuple[int, int]]:
-    """``[(start, end)]`` sample ranges: one range for short audio, overlapping windows otherwise.
+    """``[(start, end)]`` sample ranges: one range for short audio, windows every ``hop_seconds``
+    otherwise (overlapping when the hop is shorter than the window).
 
     The last window is aligned to the end of the audio so every sample is covered.
     """

@@ -237,6 +237,7 @@ def test_analyze_streams_the_timeline_and_the_stage_then_the_result(tone_recogni
 
     ui, T = _analyze_tab(tone_recognizer, app_settings)
     wave = np.concatenate([planted_tone("happy", 14.0), planted_tone("sad", 14.0, seed=1)])
+    tone_recognizer.hop_seconds = 5.0  # overlapping windows at 0, 5, 10, 15, 18 s
     batch, tone_recognizer.batch_size = tone_recognizer.batch_size, 2  # 5 windows: three batches
     try:
         updates = list(T.on_analyze(ui, (16000, wave), "", False))

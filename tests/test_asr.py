@@ -215,9 +215,12 @@ def test_baseline_decoding_stays_reachable_and_options_are_checked():
     assert make_asr("faster-whisper").options() == {
         "decoder": "fast", "beam_size": 2, "fallback_beam": 5, "temperature": [0.0],
         "vad_filter": True,
-        "guard": True, "batch_size": 8, "workers": 2, "window_seconds": 28.0}
+        "guard": True, "batch_size": 8, "workers": 2, "window_seconds": 28.0, "patience": 0.5}
+    assert old.options()["patience"] is None  # WhisperModel.transcribe keeps its own
     with pytest.raises(ASRError, match="deterministic"):
         make_asr("faster-whisper", temperature=(0.0, 0.2))
+    with pytest.raises(ASRError, match="patience"):
+        make_asr("faster-whisper", patience=0)
     with pytest.raises(ASRError, match="unknown faster-whisper decoder"):
         make_asr("faster-whisper", decoder="sampling")
 
