@@ -158,31 +158,43 @@ def _to_mono_float(samples: np.ndarray, name: str) -> np.ndarray:
         raise AudioError(_MSG_EMPTY.format(name=name))
     if arr.ndim > 2:
         raise AudioError(_MSG_BAD_ARRAY.format(name=name, detail=f"{arr.ndim}-D array {arr.shape}"))
-    if arr.dtype.kind == "u":
-        bits = arr.dtype.itemsize * 8
-        data = (arr.astype(np.float64) - 2 ** (bits - 1)) / 2 ** (bits - 1)
-    elif arr.dtype.kind == "i":
-        data = arr.astype(np.float64) / 2 ** (arr.dtype.itemsize * 8 - 1)
-    elif arr.dtype == bool:
-        data = arr.astype(np.float64)
-    else:
-        data = arr.astype(np.float64, copy=False)
-        if not np.all(np.isfinite(data)):
-            raise AudioError(_MSG_NONFINITE.format(name=name))
-    if data.ndim == 2:
-        rows, cols = data.shape
-        # gradio gives (n, channels); accept (channels, n) too: channels are the short side.
-        axis = 1 if cols <= rows else 0
-        data = data.mean(axis=axis)
+    # (n, ch) from gradio, (ch, n) accepted too: the channels are the short side
+    time_axis = 0 if arr.ndim == 1 or arr.shape[1] <= arr.shape[0] else 1
+    peak = 1.0
     if arr.dtype.kind == "f":
-        data = _peak_normalise(data)
-    return data.astype(np.float32)
+        for block in _time_blocks(arr, time_axis):
+            if not np.all(np.isfinite(block)):
+                raise AudioError(_MSG_NONFINITE.format(name=name))
+        # float audio outside [-1, 1] is peak-normalised rather than clipped
+        peak = max(float(np.max(np.abs(_mono64(b, time_axis)))) for b in _time_blocks(arr, time_axis))
+    out = np.empty(arr.shape[time_axis], np.float32)
+    done = 0
+    for block in _time_blocks(arr, time_axis):
+        data = _mono64(block, time_axis)
+        if peak > 1.0 + 1e-6:
+            data = data / peak
+        out[done:done + data.size] = data
+        done += data.size
+    return out
 
 
-def _peak_normalise(data: np.ndarray) -> np.ndarray:
-    """Float audio outside [-1, 1] is peak-normalised rather than clipped (files and arrays alike)."""
-    peak = float(np.max(np.abs(data))) if data.size else 0.0
-    return data / peak if peak > 1.0 + 1e-6 else data
+def _time_blocks(arr: np.ndarray, time_axis: int):
+    """``arr`` in blocks of :data:`_BLOCK_SAMPLES` along its time axis (views, no copies): a
+    float64 copy of a whole 10-minute array was 73 MiB."""
+    for i in range(0, arr.shape[time_axis], _BLOCK_SAMPLES):
+        yield arr[i:i + _BLOCK_SAMPLES] if time_axis == 0 else arr[:, i:i + _BLOCK_SAMPLES]
+
+
+def _mono64(block: np.ndarray, time_axis: int) -> np.ndarray:
+    """One block as float64 in [-1, 1] (integer PCM scaled), channels averaged."""
+    if block.dtype.kind == "u":
+        bits = block.dtype.itemsize * 8
+        data = (block.astype(np.float64) - 2 ** (bits - 1)) / 2 ** (bits - 1)
+    elif block.dtype.kind == "i":
+        data = block.astype(np.float64) / 2 ** (block.dtype.itemsize * 8 - 1)
+    else:
+        data = block.astype(np.float64, copy=False)
+    return data.mean(axis=1 - time_axis) if data.ndim == 2 else data
 
 
 def _resample(samples: np.ndarray, sr: int) -> np.ndarray:
@@ -199,7 +211,8 @@ def _finish(samples: np.ndarray, sr: int, name: str) -> np.ndarray:
     out = _resample(samples, int(sr))
     if out.size == 0:
         raise AudioError(_MSG_EMPTY.format(name=name))
-    return np.clip(out, -1.0, 1.0).astype(np.float32, copy=False)
+    out = out.astype(np.float32, copy=False)  # a fresh array here: clipped in place
+    return np.clip(out, -1.0, 1.0, out=out)
 
 
 class _Downmixer:
@@ -267,7 +280,7 @@ def _read_soundfile(handle, name: str, max_seconds: float | None) -> np.ndarray:
     out = mixer.result(floating)
     if out.size == 0:
         raise AudioError(_MSG_EMPTY.format(name=name))
-    return np.clip(out, -1.0, 1.0)
+    return np.clip(out, -1.0, 1.0, out=out)
 
 
 def _ffmpeg_input(binary: str, path: Path, fmt: str) -> list[str]:
@@ -455,8 +468,11 @@ SILENCE_DBFS = -60.0
 
 def is_silent(samples: np.ndarray, threshold_dbfs: float = SILENCE_DBFS) -> bool:
     """True for empty, all-zero or near-silent audio (RMS below ``threshold_dbfs``, default -60 dBFS)."""
-    arr = np.asarray(samples, dtype=np.float64)
+    arr = np.asarray(samples).reshape(-1)
     if arr.size == 0:
         return True
-    rms = float(np.sqrt(np.mean(np.square(arr))))
-    return rms < 10 ** (threshold_dbfs / 20)
+    # in float64 blocks: a whole-clip float64 copy and its square were 150 MiB for 10 minutes
+    energy = sum(float(np.dot(block, block)) for block in
+                 (arr[i:i + _BLOCK_SAMPLES].astype(np.float64)
+                  for i in range(0, arr.size, _BLOCK_SAMPLES)))
+    return float(np.sqrt(energy / arr.size)) < 10 ** (threshold_dbfs / 20)

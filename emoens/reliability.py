@@ -24,10 +24,12 @@ def speech_seconds(samples: np.ndarray) -> float | None:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
     except ImportError:
         return None
+    from emoens.asr import VAD_BLOCK_SECONDS
+
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-    if samples.size == 0:
-        return 0.0
-    spans = get_speech_timestamps(samples, VadOptions(min_speech_duration_ms=150))
+    block = int(VAD_BLOCK_SECONDS * SAMPLE_RATE)  # Silero's memory grows with what it is given
+    spans = [span for i in range(0, samples.size, block) for span in
+             get_speech_timestamps(samples[i:i + block], VadOptions(min_speech_duration_ms=150))]
     return float(sum(s["end"] - s["start"] for s in spans) / SAMPLE_RATE)
 
 

@@ -193,3 +193,21 @@ def test_is_silent():
     assert is_silent(np.full(16000, 1e-4, dtype=np.float32))
     assert not is_silent(tone(0.5))
     assert not is_silent(tone(0.5, amp=0.01))
+
+
+def test_long_arrays_convert_block_by_block_to_the_same_samples():
+    """Arrays longer than one conversion block (int16 stereo, out-of-range float) give exactly the
+    samples of the whole-array float64 arithmetic, and silence is judged the same way."""
+    from emoens import audio
+
+    rng = np.random.default_rng(3)
+    n = audio._BLOCK_SAMPLES * 2 + 12345
+    pcm = (rng.standard_normal((n, 2)) * 8000).astype(np.int16)
+    want = (pcm.astype(np.float64) / 32768).mean(axis=1).astype(np.float32)
+    got = audio.load_audio((16000, pcm), max_seconds=None)
+    assert got.dtype == np.float32 and np.array_equal(got, want)
+    loud = rng.standard_normal(n) * 3
+    want = (loud / np.max(np.abs(loud))).astype(np.float32)
+    assert np.array_equal(audio.load_audio((16000, loud), max_seconds=None), want)
+    quiet = (rng.standard_normal(n) * 1e-4).astype(np.float32)
+    assert audio.is_silent(quiet) and not audio.is_silent(quiet * 1e3)
