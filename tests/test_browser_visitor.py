@@ -173,7 +173,7 @@ def test_long_audio_stage_timeline_segments_and_cancel(page_at, clips):
 
 
 def _play_second_segment(page) -> None:
-    """Click the second row of the segment table: the player below gets that window (5-15 s)."""
+    """Click the second row of the segment table: the player below gets that window (10-20 s: the default hop is the 10-s window)."""
     # gradio 6 draws the rows as a virtual list of div cells (data-testid="cell-ROW-COL"), only
     # once the table is on screen; the <tbody> rows are a hidden sizing copy.
     page.locator("#segments").scroll_into_view_if_needed()
@@ -183,7 +183,7 @@ def _play_second_segment(page) -> None:
     page.wait_for_selector("#segment-audio audio, #segment-audio [data-testid=waveform-controls]",
                            state="attached", timeout=15000)
     label = page.inner_text("#segment-audio")
-    assert "구간 5–15 s" in label and "segment 5–15 s" in label, label
+    assert "구간 10–20 s" in label and "segment 10–20 s" in label, label
     page.click("#segment-audio button.play-pause-button")
     # it plays (the button turns to Pause, the clock runs) a 10-s cut: that window, not the clip
     page.wait_for_selector("#segment-audio button.play-pause-button[aria-label=Pause]", timeout=30000)
