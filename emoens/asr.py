@@ -129,23 +129,29 @@ BATCH_BEAM_SECONDS = 320.0
 VAD_BLOCK_SECONDS = 60.0
 
 
-def vad_spans(clip: np.ndarray, max_seconds: float, name: str = "audio") -> list[dict]:
-    """Speech ``[{start, end}]`` (samples) found by faster-whisper's Silero VAD, block by block."""
+def vad_blocks(clip: np.ndarray, **options):
+    """``(start, end)`` sample spans of faster-whisper's Silero VAD (``VadOptions(**options)``)
+    on :data:`VAD_BLOCK_SECONDS` blocks of ``clip``, in order; raises ``ImportError`` without it."""
     import faster_whisper  # noqa: F401  (the package first: see hearing._import_asr_packages)
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     block = int(VAD_BLOCK_SECONDS * SAMPLE_RATE)
-    options = VadOptions(max_speech_duration_s=max_seconds)
+    for offset in range(0, clip.size, block):
+        for span in get_speech_timestamps(clip[offset:offset + block], VadOptions(**options)):
+            yield span["start"] + offset, span["end"] + offset
+
+
+def vad_spans(clip: np.ndarray, max_seconds: float, name: str = "audio") -> list[dict]:
+    """Speech ``[{start, end}]`` (samples) found by the VAD (:func:`vad_blocks`); spans that meet
+    at a block boundary are joined."""
     spans: list[dict] = []
     try:
-        for offset in range(0, clip.size, block):
-            for span in get_speech_timestamps(clip[offset:offset + block], options):
-                start, end = span["start"] + offset, span["end"] + offset
-                if spans and start <= spans[-1]["end"] and end - spans[-1]["start"] <= \
-                        max_seconds * SAMPLE_RATE:
-                    spans[-1]["end"] = max(end, spans[-1]["end"])
-                else:
-                    spans.append({"start": start, "end": end})
+        for start, end in vad_blocks(clip, max_speech_duration_s=max_seconds):
+            if spans and start <= spans[-1]["end"] and end - spans[-1]["start"] <= \
+                    max_seconds * SAMPLE_RATE:
+                spans[-1]["end"] = max(end, spans[-1]["end"])
+            else:
+                spans.append({"start": start, "end": end})
     except Exception as exc:
         raise ASRError(f"the VAD failed on {name}: {exc}") from exc
     return spans

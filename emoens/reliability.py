@@ -19,18 +19,14 @@ REASONS = ("silent", "no_speech", "disagreement", "low_confidence")
 
 def speech_seconds(samples: np.ndarray) -> float | None:
     """Seconds of speech the Silero VAD finds in float32 16 kHz ``samples`` (None without it)."""
-    try:
-        import faster_whisper  # noqa: F401  (the package first: see hearing._import_asr_packages)
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-    except ImportError:
-        return None
-    from emoens.asr import VAD_BLOCK_SECONDS
+    from emoens.asr import vad_blocks
 
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-    block = int(VAD_BLOCK_SECONDS * SAMPLE_RATE)  # Silero's memory grows with what it is given
-    spans = [span for i in range(0, samples.size, block) for span in
-             get_speech_timestamps(samples[i:i + block], VadOptions(min_speech_duration_ms=150))]
-    return float(sum(s["end"] - s["start"] for s in spans) / SAMPLE_RATE)
+    try:
+        return float(sum(end - start for start, end in vad_blocks(samples, min_speech_duration_ms=150))
+                     / SAMPLE_RATE)
+    except ImportError:
+        return None
 
 
 def disagree(speech: dict, text: dict | None) -> bool:
