@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from common import REPO, machine_info, peak_rss_mb, write_results  # noqa: E402
+from common import REPO, machine_info, peak_rss_mb, reset_peak_rss, rss_mb, write_results  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -59,13 +59,20 @@ def child(seconds: float, config: str) -> dict:
     rec = EmotionRecognizer.from_bundle(asr_options=options, asr_beside_speech=config != "today")
     rec.analyze((16000, clip[: 5 * 16000]), transcribe=True)  # load the models
     before = peak_rss_mb()
+    resident = rss_mb()
+    reset = reset_peak_rss()
     t0 = time.perf_counter()
     result = rec.analyze((16000, clip), transcribe=True)
     elapsed = time.perf_counter() - t0
+    peak = peak_rss_mb()
     return {"seconds": seconds, "config": config, "analyze_s": round(elapsed, 2),
             "asr_s": round(result["timing_ms"]["asr"] / 1000, 2),
             "speech_s": round(result["timing_ms"]["speech"] / 1000, 2),
-            "peak_rss_mb_after_warmup": round(before, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
+            "peak_rss_mb_after_warmup": round(before, 1), "peak_rss_mb": round(max(before, peak), 1),
+            "rss_mb_before_analyze": round(resident, 1),
+            # what analyze() itself added on top of the loaded models and the clip
+            "analyze_added_mb": round(peak - resident, 1) if reset else None,
+            "clip_mb": round(clip.nbytes / 2**20, 1),
             "transcript_chars": len(result["transcript"] or ""),
             "cer": round(character_error_rate(reference, result["transcript"] or ""), 4),
             "timeline_windows": len(result["timeline"]),

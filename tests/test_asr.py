@@ -292,3 +292,21 @@ def test_weak_windows_are_decoded_again_at_the_fallback_beam(real_corpora, monke
     assert beams == [2, 5]
     best = max((narrow, wide), key=lambda t: t.avg_logprob)
     assert retried.text == best.text
+
+
+def test_windows_are_encoded_one_at_a_time_and_memory_is_handed_back(default_asr, espeak_clip,
+                                                                     real_corpora, monkeypatch):
+    """Only the encoder states are batched (the encoder's attention of a batch of 30-s rows is
+    what made a long clip's peak memory grow), freed memory is trimmed after each batch, and the
+    transcripts are those of each clip alone."""
+    clips = [_real_clip(real_corpora), espeak_clip, _real_clip(real_corpora)]
+    alone = [default_asr.transcribe(c).text for c in clips]
+    model = default_asr.model
+    rows, trims = [], []
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda mel: rows.append(mel.shape[0]) or encode(mel))
+    trim = asr.release_free_memory
+    monkeypatch.setattr(asr, "release_free_memory", lambda: trims.append(1) or trim())
+    assert [t.text for t in default_asr.transcribe_batch(clips)] == alone
+    assert rows and set(rows) == {1} and len(rows) >= len(clips)
+    assert trims  # after every batch
