@@ -1,4 +1,9 @@
-"""Load test of the web app: 8 concurrent gradio_client users for 60 s, good and bad uploads mixed.
+"""Load test of the web app: 8 concurrent users for 60 s, good and bad uploads mixed.
+
+Two runs one after the other against the same server: users made by ``gradio_client``, then
+users over plain HTTP (Gradio's REST API, as ``curl`` calls it). Both kinds of client run in this
+process, on the same 2 cores as the server: ``gradio_client``'s threads cost about 40 % of them
+(the CPU split is reported), which a hosted app's remote users never take from it.
 
 Serves the app as users do (``python app.py`` on a free 127.0.0.1 port) with the default bundle,
 or a tiny random-weight bundle built here when ``emoens/assets/default`` does not exist yet, and small
@@ -9,7 +14,7 @@ file named .wav, a 40-s clip (over the duration cap) and a 3-MB file (over the s
 Pass criteria: zero failed good requests; every bad one answered with its message; the server's
 memory (RSS, sampled every second) reported at start and end. Writes bench/results/load.json/.md.
 
-    .venv/bin/python bench/load.py [--users 8] [--seconds 60] [--bundle DIR]
+    .venv/bin/python bench/load.py [--users 8] [--seconds 60] [--bundle DIR] [--clients gradio_client,http]
 """
 
 from __future__ import annotations
@@ -86,24 +91,72 @@ def clip_for(clips: SimpleNamespace, kind: str) -> Path:
     return clips.speech if kind.startswith("speech") else getattr(clips, kind)
 
 
-def one_request(client, clips: SimpleNamespace, kind: str) -> dict:
-    """Send one request; returns {kind, good, ok, answered, message, seconds}."""
-    from gradio_client import handle_file
+class Refused(Exception):
+    """The app answered a request with an error event (its message is the exception's text)."""
 
+
+def gradio_user(url: str):
+    """A user as `gradio_client` makes one: ``predict(path, text) -> result``."""
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    return lambda path, text: client.predict(handle_file(str(path)), text, api_name="/analyze")
+
+
+def http_user(url: str):
+    """A user over plain HTTP, Gradio's documented REST API as ``curl`` calls it: upload the
+    file, ``POST /gradio_api/call/analyze``, read the event stream. Far less client CPU than
+    `gradio_client` (its threads and polling), which shares the 2 cores with the server here."""
+    import json
+
+    import httpx
+
+    http = httpx.Client(base_url=url.rstrip("/"), timeout=120)
+
+    def predict(path, text):
+        path = Path(path)
+        with open(path, "rb") as handle:
+            response = http.post("/gradio_api/upload", files=[("files", (path.name, handle, "audio/wav"))])
+        if response.status_code != 200:
+            raise Refused(f"HTTP {response.status_code}: {response.text[:200]}")
+        file = {"path": response.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
+        event_id = http.post("/gradio_api/call/analyze", json={"data": [file, text]}).json()["event_id"]
+        event = None
+        with http.stream("GET", f"/gradio_api/call/analyze/{event_id}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    data = json.loads(line.split(":", 1)[1])
+                    if event == "complete":
+                        return data[0]
+                    raise Refused((data or {}).get("error") or "error (no message)")
+        raise Refused("the event stream ended without a result")
+
+    return predict
+
+
+USERS = {"gradio_client": gradio_user, "http": http_user}
+CLIENT_NAMES = {"gradio_client": "`gradio_client` users",
+                "http": "plain-HTTP users (Gradio's REST API, as `curl` calls it)"}
+
+
+def one_request(predict, url: str, clips: SimpleNamespace, kind: str) -> dict:
+    """Send one request; returns {kind, good, ok, answered, message, seconds}."""
     good, text, needle = KINDS[kind]
     started = time.perf_counter()
     if kind == "too_big":  # gradio_client refuses it itself: post it raw to test the server's cap
         import httpx
 
         with open(clip_for(clips, kind), "rb") as handle:
-            response = httpx.post(client.src.rstrip("/") + "/gradio_api/upload",
+            response = httpx.post(url.rstrip("/") + "/gradio_api/upload",
                                   files=[("files", ("big.wav", handle, "audio/wav"))], timeout=60)
         message = f"HTTP {response.status_code}: {response.text[:200]}"
         return {"kind": kind, "good": False, "ok": False, "message": message,
                 "answered": response.status_code == 413 and "maximum allowed size" in response.text,
                 "seconds": round(time.perf_counter() - started, 4)}
     try:
-        result = client.predict(handle_file(str(clip_for(clips, kind))), text, api_name="/analyze")
+        result = predict(clip_for(clips, kind), text)
         message, ok = None, isinstance(result, dict) and "ensemble" in result and "label" in result
     except Exception as exc:  # noqa: BLE001  (every failure is recorded and judged below)
         message, ok = f"{type(exc).__name__}: {exc}", False
@@ -117,13 +170,12 @@ def one_request(client, clips: SimpleNamespace, kind: str) -> dict:
 
 
 def drive(url: str, clips: SimpleNamespace, *, users: int = 8, seconds: float = 60.0,
-          seed: int = 0, rss=None) -> dict:
-    """``users`` threads, each with its own Client, sending a shuffled mix until ``seconds`` pass.
+          seed: int = 0, rss=None, client: str = "gradio_client") -> dict:
+    """``users`` threads, each its own user (:data:`USERS` ``[client]``), sending a shuffled mix
+    until ``seconds`` pass.
 
     ``rss`` (optional) is a callable giving the server's RSS in MiB, sampled every second.
     """
-    from gradio_client import Client
-
     records: list[dict] = []
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
@@ -132,11 +184,11 @@ def drive(url: str, clips: SimpleNamespace, *, users: int = 8, seconds: float = 
 
     def user(index: int) -> None:
         rng = random.Random(seed + index)
-        client = Client(url, verbose=False)
+        predict = USERS[client](url)
         kinds = list(KINDS)
         while time.monotonic() < deadline:
             kind = rng.choice(kinds)
-            record = one_request(client, clips, kind)
+            record = one_request(predict, url, clips, kind)
             record["user"] = index
             with lock:
                 records.append(record)
@@ -242,12 +294,14 @@ def wait_up(proc: subprocess.Popen, url: str, timeout: float = 180) -> None:
     raise SystemExit(f"the app did not answer at {url} within {timeout:.0f} s")
 
 
-def markdown(result: dict) -> str:
+def markdown(result: dict, client: str, setup: dict) -> str:
+    """One run's section of bench/results/load.md (``setup``: the users, the app's settings)."""
     rss = result["rss_mb"] or {}
     lines = [
-        f"{result['users']} concurrent `gradio_client` users for {result['seconds']} s against "
-        f"`python app.py` (bundle: {result['bundle_kind']}; caps {MAX_UPLOAD_MB:g} MB / "
-        f"{MAX_AUDIO_SECONDS:g} s; {result['app_short_concurrency']} short and {result['app_concurrency']} "
+        f"### {CLIENT_NAMES[client]}", "",
+        f"{setup['users']} concurrent users ({CLIENT_NAMES[client]}) for {setup['seconds']} s against "
+        f"`python app.py` (bundle: {setup['bundle_kind']}; caps {MAX_UPLOAD_MB:g} MB / "
+        f"{MAX_AUDIO_SECONDS:g} s; {setup['app_short_concurrency']} short and {setup['app_concurrency']} "
         "long analyses at a time).",
         "",
         f"- requests: **{result['requests']}** ({result['requests_per_s']}/s); good: "
@@ -282,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--bundle", help="bundle folder (default: emoens/assets/default, else a tiny one)")
+    parser.add_argument("--clients", default="gradio_client,http",
+                        help="kinds of user, one 60-s run each, one after the other: "
+                             + ", ".join(USERS))
     parser.add_argument("--no-write", action="store_true", help="print, do not write bench/results")
     args = parser.parse_args(argv)
 
@@ -308,19 +365,20 @@ def main(argv: list[str] | None = None) -> int:
                 return round(server.memory_info().rss / 2**20, 1)
 
             # one warm-up request per kind, so that "start" is the served, loaded state
-            from gradio_client import Client
-
-            warm = Client(url, verbose=False)
+            warm = USERS["http"](url)
             for k in KINDS:
-                one_request(warm, clips, k)
+                one_request(warm, url, clips, k)
             me = psutil.Process()
-            cpu0 = (sum(server.cpu_times()[:2]), sum(me.cpu_times()[:2]), time.perf_counter())
-            result = drive(url, clips, users=args.users, seconds=args.seconds, rss=rss)
-            # where the 2 cores went: the server, and this process (the 8 users' clients)
-            wall = time.perf_counter() - cpu0[2]
-            result["cpu_s"] = {"server": round(sum(server.cpu_times()[:2]) - cpu0[0], 1),
-                               "clients": round(sum(me.cpu_times()[:2]) - cpu0[1], 1),
-                               "wall": round(wall, 1), "cores": psutil.cpu_count()}
+            result = {"users": args.users, "seconds": args.seconds, "runs": {}}
+            for client in args.clients.split(","):
+                cpu0 = (sum(server.cpu_times()[:2]), sum(me.cpu_times()[:2]), time.perf_counter())
+                run = drive(url, clips, users=args.users, seconds=args.seconds, rss=rss, client=client)
+                # where the 2 cores went: the server, and this process (the users' clients)
+                wall = time.perf_counter() - cpu0[2]
+                run["cpu_s"] = {"server": round(sum(server.cpu_times()[:2]) - cpu0[0], 1),
+                                "clients": round(sum(me.cpu_times()[:2]) - cpu0[1], 1),
+                                "wall": round(wall, 1), "cores": psutil.cpu_count()}
+                result["runs"][client] = run
         finally:
             proc.terminate()
             try:
@@ -332,12 +390,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()  # what the served app reads
     result.update(bundle_kind=kind, app_concurrency=settings.concurrency,
                   app_short_concurrency=settings.short_concurrency)
-    text = markdown(result)
+    text = "\n\n".join(markdown(run, client, result) for client, run in result["runs"].items())
     print(text)
     if not args.no_write:
         for path in write_results("load", result, text):
             print("written:", path.relative_to(REPO))
-    ok = result["good_failed"] == 0 and result["bad_not_answered_with_message"] == 0
+    ok = all(run["good_failed"] == 0 and run["bad_not_answered_with_message"] == 0
+             for run in result["runs"].values())
     return 0 if ok else 1
 
 

@@ -79,6 +79,11 @@ def child(seconds: float, config: str) -> dict:
             "real_time_factor": round(elapsed / seconds, 3)}
 
 
+def _spread(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(max(values) - min(values), 1) if values else None
+
+
 def run_child(seconds: float, config: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", str(seconds), config], cwd=REPO,
                          check=True, capture_output=True, text=True).stdout
@@ -107,6 +112,7 @@ def main(argv=None) -> int:
             "speedup": round(speedup, 2), "asr_speedup": round(asr_speedup, 2),
             "memory_by_length": memory,
             "rss_growth_mb": round(max(rss) - min(rss), 1),
+            "analyze_added_growth_mb": _spread([m.get("analyze_added_mb") for m in memory]),
             "load_average_before": [round(x, 2) for x in load_before],
             "targets": {"speedup": 4.0}}
     md = [f"`analyze(clip, transcribe=True)` on {args.seconds:.0f} s of real KEMDy19 speech "
@@ -129,12 +135,19 @@ def main(argv=None) -> int:
            f"member's windows: {new.get('speech_s', 0):.1f} s of speech member against "
            f"{old.get('speech_s', 0):.1f} s on today's path, where the two run one after the other).", "",
            "Memory against length (default path):", "",
-           "| clip s | analyze s | peak RSS MiB | peak RSS after warm-up MiB |", "|---|---|---|---|"]
+           "| clip s | analyze s | peak RSS MiB | peak RSS after warm-up MiB | RSS before analyze() MiB "
+           "| added by analyze() MiB | the clip MiB |", "|---|---|---|---|---|---|---|"]
     for m in memory:
         md.append(f"| {m['seconds']:.0f} | {m['analyze_s']:.1f} | {m['peak_rss_mb']:.0f} | "
-                  f"{m['peak_rss_mb_after_warmup']:.0f} |")
+                  f"{m['peak_rss_mb_after_warmup']:.0f} | {m.get('rss_mb_before_analyze', 0):.0f} | "
+                  f"{m.get('analyze_added_mb') if m.get('analyze_added_mb') is not None else '–'} | "
+                  f"{m.get('clip_mb', 0):.1f} |")
+    added = data["analyze_added_growth_mb"]
     md += ["", f"Peak RSS spread over {', '.join(f'{s:.0f}' for s in lengths)} s: "
-           f"**{data['rss_growth_mb']:.0f} MiB** (the audio itself is 3.7 MiB per minute)."]
+           f"**{data['rss_growth_mb']:.0f} MiB** (the audio itself is 3.7 MiB per minute; the bench "
+           "holds the clip it sends). Spread of what analyze() itself added on top of the loaded "
+           "models and the clip (peak reset just before the call): "
+           + (f"**{added:.0f} MiB**." if added is not None else "not measurable here (no /proc).")]
     write_results("long", data, "\n".join(md), machine=machine_info())
     print("\n".join(md))
     return 0

@@ -233,8 +233,10 @@ def test_uploads_are_never_executed_nor_written_outside_a_temp_dir(running_app, 
 # =========================================================================== load (smoke)
 
 
-def test_load_smoke_eight_users_good_and_bad_uploads(running_app, tmp_path):
-    """A ~8-s version of bench/load.py (whose 60-s numbers are in bench/results/load.md)."""
+@pytest.mark.parametrize("client", ["gradio_client", "http"])
+def test_load_smoke_eight_users_good_and_bad_uploads(running_app, tmp_path, client):
+    """A ~8-s version of bench/load.py (whose 60-s numbers are in bench/results/load.md), with
+    each kind of user it runs."""
     import importlib
     import sys
 
@@ -246,7 +248,7 @@ def test_load_smoke_eight_users_good_and_bad_uploads(running_app, tmp_path):
     assert running_app.settings.max_upload_mb == load.MAX_UPLOAD_MB
     assert running_app.settings.max_audio_seconds == load.MAX_AUDIO_SECONDS
     clips = load.make_clips(tmp_path / "clips")
-    result = load.drive(running_app.url, clips, users=8, seconds=8)
+    result = load.drive(running_app.url, clips, users=8, seconds=8, client=client)
     assert result["good_requests"] >= 4 and result["bad_requests"] >= 4
     assert result["good_failed"] == 0, result["failures"]
     assert result["bad_not_answered_with_message"] == 0, result["failures"]
