@@ -120,7 +120,10 @@ def http_user(url: str):
         if response.status_code != 200:
             raise Refused(f"HTTP {response.status_code}: {response.text[:200]}")
         file = {"path": response.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
-        event_id = http.post("/gradio_api/call/analyze", json={"data": [file, text]}).json()["event_id"]
+        response = http.post("/gradio_api/call/analyze", json={"data": [file, text]})
+        event_id = response.json().get("event_id") if response.status_code == 200 else None
+        if not event_id:
+            raise Refused(f"HTTP {response.status_code} without an event: {response.text[:200]}")
         event = None
         with http.stream("GET", f"/gradio_api/call/analyze/{event_id}") as stream:
             for line in stream.iter_lines():
