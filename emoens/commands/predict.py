@@ -18,12 +18,19 @@ from emoens.labels import LABELS
 from emoens.settings import AUDIO_SUFFIXES
 
 
+#: The distributions a result row carries, each as one ``{member}_{label}`` column per label.
+MEMBERS = ("speech", "text", "ensemble")
+
+
+def probability_columns() -> list[str]:
+    """The ``{member}_{label}`` probability columns, in order."""
+    return [f"{member}_{label}" for member in MEMBERS for label in LABELS]
+
+
 def columns(with_utt_id: bool) -> list[str]:
     """The output columns, in order."""
-    cols = ["input"] + (["utt_id"] if with_utt_id else []) + ["status", "label", "transcript"]
-    for prefix in ("speech", "text", "ensemble"):
-        cols += [f"{prefix}_{label}" for label in LABELS]
-    return cols
+    return (["input"] + (["utt_id"] if with_utt_id else []) + ["status", "label", "transcript"]
+            + probability_columns())
 
 
 def result_row(result: dict | None, *, input_name: str, utt_id: str | None = None,
@@ -36,10 +43,10 @@ def result_row(result: dict | None, *, input_name: str, utt_id: str | None = Non
     row["status"] = "ok" if ok else (error or "error")
     row["label"] = result["label"] if ok else ""
     row["transcript"] = (result.get("transcript") or "") if ok else ""
-    for prefix in ("speech", "text", "ensemble"):
-        dist = result.get(prefix) if ok else None
+    for member in MEMBERS:
+        dist = result.get(member) if ok else None
         for label in LABELS:
-            row[f"{prefix}_{label}"] = round(float(dist[label]), 6) if dist else ""
+            row[f"{member}_{label}"] = round(float(dist[label]), 6) if dist else ""
     return row
 
 
