@@ -42,7 +42,7 @@ def subset(paths: list[Path], n: int) -> list[Path]:
 
 
 CONFIGS = {  # name -> make_asr options; "baseline" is today's (pre-issue-18) decoding
-    "fast": {},  # the default: beam 2 (weak windows again at beam 5), temperature 0, VAD, guard
+    "fast": {},  # the default: beam 2 (weak windows with short text again at beam 5), temperature 0, VAD, guard
     "fast-greedy": {"beam_size": 1},
     "fast-beam3": {"beam_size": 3},
     "fast-beam5": {"beam_size": 5},
@@ -172,7 +172,7 @@ def markdown(results: dict, available: dict, per_corpus_limit: int) -> str:
     for name, r in results.items():
         o = r["options"]
         opts = (f"{o['decoder']}, beam {o['beam_size']}"
-                + (f" (weak windows again at {o['fallback_beam']})" if o.get("fallback_beam") else "")
+                + (f" (weak windows with short text again at {o['fallback_beam']})" if o.get("fallback_beam") else "")
                 + f", temperature {o['temperature']}, "
                 f"VAD {'on' if o['vad_filter'] else 'off'}, guard {'on' if o['guard'] else 'off'}"
                 + (f", windows ≤ {o['window_seconds']:g} s" if o["decoder"] == "fast" else "")

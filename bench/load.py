@@ -272,12 +272,12 @@ def tiny_bundle(root: Path) -> Path:
 
 def serve(bundle: Path, port: int, users: int = 8) -> subprocess.Popen:
     """``python app.py`` on ``port``; every simulated user comes from 127.0.0.1, so the per-client
-    limit is raised to twice ``users`` (each stands for a different person; a finished event
-    still counts for a moment after its user has read the result)."""
+    limit is raised to ``users`` (each stands for a different person with one request at a time:
+    a refusal is a failure of the per-visitor count)."""
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
                EMOENS_BUNDLE=str(bundle), EMOENS_MAX_UPLOAD_MB=str(MAX_UPLOAD_MB),
                EMOENS_MAX_AUDIO_SECONDS=str(MAX_AUDIO_SECONDS), GRADIO_ANALYTICS_ENABLED="False",
-               EMOENS_PER_CLIENT=os.environ.get("EMOENS_PER_CLIENT", str(2 * users)))
+               EMOENS_PER_CLIENT=os.environ.get("EMOENS_PER_CLIENT", str(users)))
     return subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 

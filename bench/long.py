@@ -124,7 +124,7 @@ def main(argv=None) -> int:
 
     o = make_asr("faster-whisper").options()
     label = (f"emoens default (VAD, beam {o['beam_size']}"
-             + (f", weak windows again at beam {o['fallback_beam']}" if o.get("fallback_beam") else "")
+             + (f", weak windows with short text again at beam {o['fallback_beam']}" if o.get("fallback_beam") else "")
              + f", batched windows of <= {o['window_seconds']:g} s, ASR beside the speech member)")
     for name, r in ((label, new),
                     ("today's path (beam 5 + temperature fallback, 30-s windows)", old)):

@@ -5,7 +5,7 @@
 lazily, once, on the first call. Nothing heavy is imported at module level.
 
 The default faster-whisper decoding is deterministic (beam 2, temperature 0, no temperature
-fallback; a window that comes out weak is decoded again at beam 5), skips silence with
+fallback; a window that loops, or comes out weak with short text, is decoded again at beam 5), skips silence with
 faster-whisper's Silero VAD, decodes windows of at most 28 s of speech (+1 s of silence, padded
 to a 2-s grid of at least 8 s rather than to Whisper's 30 s) in batches, and guards against hallucination
 (:func:`apply_guard`: decoding loops trimmed; no-speech and over-compressible segments dropped).
@@ -87,7 +87,8 @@ def _check_samples(samples, name: str) -> np.ndarray:
 BASELINE = {"decoder": "transcribe", "beam_size": 5, "workers": 1,
             "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "vad_filter": False, "guard": False}
 #: Default beam width. On bench/asr_cer.py's fixed subset (40 clips per corpus) beam 2 scored CER
-#: 0.2127 alone and 0.2109 with the beam-5 retry of weak windows; beam 3 0.2127, beam 5 0.2115,
+#: 0.2127 alone and 0.2109 with the beam-5 retry of every weak window (0.2127 with the retry of
+#: weak windows with short text only, :func:`needs_fallback`); beam 3 0.2127, beam 5 0.2115,
 #: greedy 0.2303 (0.2283 with the retry); today's path 0.1961 (budget +0.02). A narrower window
 #: floor (6 s) at beam 2 scored 0.2167 alone, 0.2180 with the retry: the floor stays 8 s.
 DEFAULT_BEAM = 2
@@ -100,6 +101,10 @@ DEFAULT_PATIENCE = 0.5
 #: (:func:`needs_fallback`): beam 2 sometimes ends a 26-s window after one word ("그러면...",
 #: avg_logprob -1.28, where beam 5 heard 159 characters; bench/long.py's clip).
 FALLBACK_BEAM = 5
+#: A weak window is decoded again only when its text has fewer characters per second of window
+#: than this (:func:`needs_fallback`). Korean speech runs at 4-8 syllables a second; beam 2's
+#: early stops leave well under 1 ("그러면..." in 26 s).
+RETRY_CHARS_PER_SECOND = 2.0
 #: Default CTranslate2 workers of the ASR's own Whisper model (weights shared between them), each
 #: with cpu_threads // workers threads (1 on 2 cores): beside the speech member's encoder pass a
 #: one-thread decoder is faster than the shared two-thread model (5-s clip, 2 cores: 397 ms vs
@@ -181,10 +186,18 @@ def vad_spans(clip: np.ndarray, max_seconds: float, name: str = "audio") -> list
 
 
 def needs_fallback(segment: dict) -> bool:
-    """A decoded window that Whisper's own fallback would retry: average log-probability below
-    :data:`LOGPROB_SILENT` or text that compresses above :data:`COMPRESSION_RATIO_MAX`."""
-    return segment["avg_logprob"] < LOGPROB_SILENT or \
-        segment["compression_ratio"] > COMPRESSION_RATIO_MAX
+    """A decoded window to decode again at :data:`FALLBACK_BEAM`: text that compresses above
+    :data:`COMPRESSION_RATIO_MAX` (a loop), or an average log-probability below
+    :data:`LOGPROB_SILENT` (Whisper's own retry criteria) with text short for the window's length
+    (fewer than :data:`RETRY_CHARS_PER_SECOND` characters per second: beam 2 stopped early). A
+    weak window whose text is as long as speech of that length runs is kept: at beam 5 it comes
+    out as uncertain (unclear or synthetic speech), at twice the cost."""
+    if segment["compression_ratio"] > COMPRESSION_RATIO_MAX:
+        return True
+    if segment["avg_logprob"] >= LOGPROB_SILENT:
+        return False
+    seconds = max(0.0, float(segment.get("end", 0.0)) - float(segment.get("start", 0.0)))
+    return len(normalize_for_cer(segment.get("text", ""))) < RETRY_CHARS_PER_SECOND * seconds
 
 
 def _grid_samples(seconds: float) -> int:
@@ -200,8 +213,8 @@ class FasterWhisperASR:
     (faster-whisper's own) finds the speech, grouped into windows of at most ``window_seconds``
     (28 s, the most Whisper takes with the padding); each window plus 1 s of silence, padded to
     a 2-s grid (at least 8 s, not Whisper's 30 s), is encoded and decoded with a fixed beam
-    (``beam_size`` 2; 1 is greedy) and temperature 0; a window that comes out weak
-    (:func:`needs_fallback`: Whisper's own retry criteria) is decoded again at
+    (``beam_size`` 2; 1 is greedy) and temperature 0; a window that loops or comes out weak with
+    short text (:func:`needs_fallback`) is decoded again at
     :data:`FALLBACK_BEAM` and the likelier decoding kept (no temperature); windows of one size share
     batches of ``batch_size`` (fewer when long: :data:`BATCH_BEAM_SECONDS`), and
     ``workers`` CTranslate2 workers (:data:`DEFAULT_WORKERS`) decode batches in parallel. The hallucination guard

@@ -277,7 +277,7 @@ def test_cancelling_the_analyze_generator_stops_between_windows(tone_recognizer,
     finally:
         member.predict_proba, tone_recognizer.batch_size = original, batch
     assert calls == [2]  # the other three windows never ran
-    assert ui.ctx.lanes._long.acquire(timeout=1)  # and the lane was given back
+    assert ui.ctx.lanes.long.busy == 0  # and the lane was given back
 
 
 # --------------------------------------------------------------------------- Compare
@@ -707,3 +707,64 @@ def test_short_lane_admits_its_width_and_the_long_lane_stays_narrow():
     for th in threads:
         th.join(10)
     assert sorted(held) == [5, 5, 5, 5, 60, 60]
+
+
+def test_a_lane_serves_waiters_in_the_order_they_came():
+    """One place, five waiters lined up one after another: they get in in that order (a polled
+    semaphore hands the place to whoever polls first); a waiter whose client leaves drops out."""
+    import threading
+
+    from emoens.ui.config import UIError
+    from emoens.ui.fair import FifoLane
+
+    lane = FifoLane(1)
+    lane.acquire()
+    order, gone, threads = [], threading.Event(), []
+
+    def wait(i):
+        try:
+            lane.acquire(alive=lambda: not (i == 2 and gone.is_set()), poll=0.01)
+        except UIError:
+            order.append(f"{i} left")
+            return
+        order.append(i)
+        time.sleep(0.02)
+        lane.release()
+
+    for i in range(5):
+        threads.append(threading.Thread(target=wait, args=(i,), daemon=True))
+        threads[-1].start()
+        time.sleep(0.1)  # each is in line before the next comes
+    gone.set()
+    time.sleep(0.1)
+    lane.release()
+    for th in threads:
+        th.join(5)
+    assert order == ["2 left", 0, 1, 3, 4]
+    assert lane.busy == 0
+    with pytest.raises(RuntimeError, match="released more often"):
+        lane.release()
+
+
+def test_a_finished_event_no_longer_counts_against_its_client():
+    """gradio sends an event's result, then clears its job a moment later: from the result on,
+    the per-visitor count (emoens.ui.fair._events) leaves it out."""
+    from types import SimpleNamespace
+
+    from gradio.server_messages import ProcessCompletedMessage, ProgressMessage
+
+    from emoens.ui import fair
+
+    sent = []
+    done, running = SimpleNamespace(name="done"), SimpleNamespace(name="running")
+    queue = SimpleNamespace(event_queue_per_concurrency_id={}, active_jobs=[[done, running], None],
+                            push=None, send_message=lambda e, m: sent.append((e.name, m.msg)))
+    fair.install(SimpleNamespace(_queue=queue), per_client=2)
+    try:
+        queue.send_message(done, ProgressMessage(progress_data=[]))
+        assert [e.name for e in fair._events(queue)] == ["done", "running"]
+        queue.send_message(done, ProcessCompletedMessage(output={}, success=True))
+        assert [e.name for e in fair._events(queue)] == ["running"]
+        assert sent == [("done", "progress"), ("done", "process_completed")]  # still delivered
+    finally:
+        fair._queues.remove(queue)

@@ -272,11 +272,15 @@ def test_vad_in_blocks_finds_what_one_pass_finds(real_corpora, monkeypatch):
 
 
 def test_weak_windows_are_decoded_again_at_the_fallback_beam(real_corpora, monkeypatch):
-    """A window that comes out weak at beam 2 (Whisper's own retry criteria) is decoded again at
-    beam 5 and the likelier decoding is kept; strong windows are decoded once."""
-    assert asr.needs_fallback({"avg_logprob": -1.3, "compression_ratio": 1.0})
-    assert asr.needs_fallback({"avg_logprob": -0.2, "compression_ratio": 3.0})
-    assert not asr.needs_fallback({"avg_logprob": -0.2, "compression_ratio": 1.2})
+    """A window that comes out weak at beam 2 (Whisper's own retry criteria) with short text is
+    decoded again at beam 5 and the likelier decoding is kept; strong windows, and weak ones with
+    text as long as speech of their length, are decoded once."""
+    early_stop = {"avg_logprob": -1.3, "compression_ratio": 1.0, "start": 0.0, "end": 26.0,
+                  "text": "그러면..."}
+    assert asr.needs_fallback(early_stop)
+    assert not asr.needs_fallback(dict(early_stop, text="가나다라마바사아자차 " * 6))  # 60 chars
+    assert asr.needs_fallback({"avg_logprob": -0.2, "compression_ratio": 3.0, "text": "네 " * 40})
+    assert not asr.needs_fallback({"avg_logprob": -0.2, "compression_ratio": 1.2, "text": "네"})
     clip = _real_clip(real_corpora)
     narrow, wide = make_asr("faster-whisper").transcribe(clip), \
         make_asr("faster-whisper", beam_size=5).transcribe(clip)
@@ -288,6 +292,7 @@ def test_weak_windows_are_decoded_again_at_the_fallback_beam(real_corpora, monke
     assert backend.transcribe(clip).text == narrow.text and beams == [2]  # strong: one pass
     beams.clear()
     monkeypatch.setattr(asr, "LOGPROB_SILENT", 0.0)  # now every window is weak
+    monkeypatch.setattr(asr, "RETRY_CHARS_PER_SECOND", 1000.0)  # and short
     retried = backend.transcribe(clip)
     assert beams == [2, 5]
     best = max((narrow, wide), key=lambda t: t.avg_logprob)

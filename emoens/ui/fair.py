@@ -5,14 +5,15 @@ dropped when its client has left, and old result folders swept.
   ``Settings.per_client`` analyses, and 4 × that many events of any kind, queued or running;
   more are refused with a message at once, so a flood never fills the queue for everyone.
 - :class:`Lanes`: analyses run in a *short* lane (clips up to ``Settings.long_seconds``) or a
-  *long* lane (longer clips, Compare runs), one job each at a time: a short request waits only for
-  other short ones, never behind a long one.
+  *long* lane (longer clips, Compare runs), a few jobs each at a time: a short request waits only
+  for other short ones, never behind a long one, and in the order they came (:class:`FifoLane`).
 - :func:`client_alive`: a job whose client disconnected (gradio marks its event dead) stops at the
   next check: while waiting for its lane, and between Compare items.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import shutil
@@ -48,10 +49,12 @@ def client_of(request) -> str:
 
 
 def _events(queue) -> Iterator:
+    """The queue's events waiting or running, without those whose result was already sent (gradio
+    clears a finished job a moment after sending it: the client may have asked again by then)."""
     for event_queue in list(queue.event_queue_per_concurrency_id.values()):
         yield from list(event_queue.queue)
     for job in list(queue.active_jobs):
-        yield from list(job or [])
+        yield from (e for e in list(job or []) if not getattr(e, "emoens_completed", False))
 
 
 def install(demo, per_client: int) -> None:
@@ -74,7 +77,15 @@ def install(demo, per_client: int) -> None:
                            "them to finish", "queue_full")
         return await original(body, request, username)
 
+    send = queue.send_message
+
+    def send_message(event, message):
+        if getattr(message, "msg", None) == "process_completed":
+            event.emoens_completed = True  # no longer counts against its client
+        return send(event, message)
+
     queue.push = push
+    queue.send_message = send_message
     _queues.append(queue)
 
 
@@ -86,9 +97,55 @@ def client_alive(session_hash: str | None) -> bool:
     return not seen or any(e.alive for e in seen)
 
 
+class FifoLane:
+    """At most ``size`` holders at a time; those waiting get in in the order they came.
+
+    (A semaphore polled with a timeout, so that a waiter can notice its client left, sends a
+    waiter to the back of the line at each poll: the order becomes a lottery and a few unlucky
+    requests wait many times the median.)"""
+
+    def __init__(self, size: int):
+        self.size = max(1, int(size))
+        self._busy = 0
+        self._line: collections.deque = collections.deque()
+        self._changed = threading.Condition()
+
+    def acquire(self, alive: Callable[[], bool] = lambda: True, poll: float = 0.2) -> None:
+        """Wait for a place; :class:`UIError` (:data:`CANCELLED`) as soon as ``alive()`` is false."""
+        ticket = object()
+        with self._changed:
+            self._line.append(ticket)
+            try:
+                while self._busy >= self.size or self._line[0] is not ticket:
+                    self._changed.wait(poll)
+                    if not alive():
+                        raise UIError(CANCELLED)
+            except BaseException:
+                self._line.remove(ticket)
+                self._changed.notify_all()
+                raise
+            self._line.popleft()
+            self._busy += 1
+            self._changed.notify_all()  # the next in line may fit too
+
+    def release(self) -> None:
+        """Give a place back."""
+        with self._changed:
+            if self._busy <= 0:
+                raise RuntimeError("FifoLane released more often than acquired")
+            self._busy -= 1
+            self._changed.notify_all()
+
+    @property
+    def busy(self) -> int:
+        """How many hold a place now."""
+        with self._changed:
+            return self._busy
+
+
 class Lanes:
     """Two lanes: short clips (``short_workers`` at a time, default ``workers``), and long clips
-    or batches (``workers`` at a time).
+    or batches (``workers`` at a time), each first come, first served (:class:`FifoLane`).
 
     A short clip's analysis leaves a core idle part of the time (the ASR thread and the speech
     member wait on each other, the page's plots are drawn), so a few short ones at once serve
@@ -97,16 +154,14 @@ class Lanes:
 
     def __init__(self, long_seconds: float, workers: int = 1, short_workers: int | None = None):
         self.long_seconds = float(long_seconds)
-        self._short = threading.BoundedSemaphore(max(1, workers if short_workers is None else short_workers))
-        self._long = threading.BoundedSemaphore(max(1, workers))
+        self.short = FifoLane(workers if short_workers is None else short_workers)
+        self.long = FifoLane(workers)
 
     @contextlib.contextmanager
     def slot(self, seconds: float, alive: Callable[[], bool] = lambda: True):
         """Hold the lane for work on ``seconds`` of audio; :class:`UIError` when the client left."""
-        lane = self._short if seconds <= self.long_seconds else self._long
-        while not lane.acquire(timeout=0.2):
-            if not alive():
-                raise UIError(CANCELLED)
+        lane = self.short if seconds <= self.long_seconds else self.long
+        lane.acquire(alive)
         try:
             if not alive():
                 raise UIError(CANCELLED)
