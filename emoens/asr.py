@@ -165,7 +165,9 @@ def vad_blocks(clip: np.ndarray, **options):
 
     block = int(VAD_BLOCK_SECONDS * SAMPLE_RATE)
     for offset in range(0, clip.size, block):
-        for span in get_speech_timestamps(clip[offset:offset + block], VadOptions(**options)):
+        spans = get_speech_timestamps(clip[offset:offset + block], VadOptions(**options))
+        release_free_memory()  # else each block's freed buffers stay resident: RSS grows with the clip
+        for span in spans:
             yield span["start"] + offset, span["end"] + offset
 
 
