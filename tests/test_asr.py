@@ -302,7 +302,8 @@ def test_weak_windows_are_decoded_again_at_the_fallback_beam(real_corpora, monke
 def test_windows_are_encoded_one_at_a_time_and_memory_is_handed_back(default_asr, espeak_clip,
                                                                      real_corpora, monkeypatch):
     """Only the encoder states are batched (the encoder's attention of a batch of 30-s rows is
-    what made a long clip's peak memory grow), freed memory is trimmed after each batch, and the
+    what made a long clip's peak memory grow), freed memory is trimmed after each batch of a
+    long decode (not after a lone batch), and the
     transcripts are those of each clip alone."""
     clips = [_real_clip(real_corpora), espeak_clip, _real_clip(real_corpora)]
     alone = [default_asr.transcribe(c).text for c in clips]
@@ -314,4 +315,7 @@ def test_windows_are_encoded_one_at_a_time_and_memory_is_handed_back(default_asr
     monkeypatch.setattr(asr, "release_free_memory", lambda: trims.append(1) or trim())
     assert [t.text for t in default_asr.transcribe_batch(clips)] == alone
     assert rows and set(rows) == {1} and len(rows) >= len(clips)
-    assert trims  # after every batch
+    assert trims  # after every batch of a decode in several batches
+    trims.clear()
+    default_asr.transcribe(clips[1])  # one short clip: one batch, one VAD block
+    assert not trims  # its pages would only be faulted in again by the next request
