@@ -199,8 +199,8 @@ def needs_fallback(segment: dict) -> bool:
         return True
     if segment["avg_logprob"] >= LOGPROB_SILENT:
         return False
-    seconds = max(0.0, float(segment.get("end", 0.0)) - float(segment.get("start", 0.0)))
-    return len(normalize_for_cer(segment.get("text", ""))) < RETRY_CHARS_PER_SECOND * seconds
+    seconds = segment["end"] - segment["start"]
+    return len(normalize_for_cer(segment["text"])) < RETRY_CHARS_PER_SECOND * seconds
 
 
 def _grid_samples(seconds: float) -> int:
