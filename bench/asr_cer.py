@@ -47,6 +47,7 @@ CONFIGS = {  # name -> make_asr options; "baseline" is today's (pre-issue-18) de
     "fast-beam3": {"beam_size": 3},
     "fast-beam5": {"beam_size": 5},
     "fast-patience1": {"patience": 1.0},  # beam 2 running on until both beams end
+    "fast-window28": {"window_seconds": 28.0},  # the longest window before bench/asr_window.py
     "baseline": "BASELINE",
 }
 

@@ -113,6 +113,8 @@ def main(argv=None) -> int:
             "memory_by_length": memory,
             "rss_growth_mb": round(max(rss) - min(rss), 1),
             "analyze_added_growth_mb": _spread([m.get("analyze_added_mb") for m in memory]),
+            # flat: what analyze() adds grows by less than a copy of the longest clip would
+            "memory_flat_yardstick_mb": max(m["clip_mb"] for m in memory),
             "load_average_before": [round(x, 2) for x in load_before],
             "targets": {"speedup": 4.0}}
     md = [f"`analyze(clip, transcribe=True)` on {args.seconds:.0f} s of real KEMDy19 speech "
@@ -147,7 +149,11 @@ def main(argv=None) -> int:
            f"**{data['rss_growth_mb']:.0f} MiB** (the audio itself is 3.7 MiB per minute; the bench "
            "holds the clip it sends). Spread of what analyze() itself added on top of the loaded "
            "models and the clip (peak reset just before the call): "
-           + (f"**{added:.0f} MiB**." if added is not None else "not measurable here (no /proc).")]
+           + (f"**{added:.0f} MiB**." if added is not None else "not measurable here (no /proc).")
+           + (f" Memory is flat in length when that spread is under the longest clip's own size "
+              f"({data['memory_flat_yardstick_mb']:.1f} MiB): "
+              f"**{'yes' if added < data['memory_flat_yardstick_mb'] else 'no'}**."
+              if added is not None else "")]
     write_results("long", data, "\n".join(md), machine=machine_info())
     print("\n".join(md))
     return 0

@@ -6,7 +6,7 @@ lazily, once, on the first call. Nothing heavy is imported at module level.
 
 The default faster-whisper decoding is deterministic (beam 2, temperature 0, no temperature
 fallback; a window that loops, or comes out weak with short text, is decoded again at beam 5), skips silence with
-faster-whisper's Silero VAD, decodes windows of at most 28 s of speech (+1 s of silence, padded
+faster-whisper's Silero VAD, decodes windows of at most 14 s of speech (+1 s of silence, padded
 to a 2-s grid of at least 8 s rather than to Whisper's 30 s) in batches, and guards against hallucination
 (:func:`apply_guard`: decoding loops trimmed; no-speech and over-compressible segments dropped).
 The :class:`Transcript` carries the ASR's confidence (``avg_logprob``, ``no_speech_prob``,
@@ -113,9 +113,12 @@ RETRY_CHARS_PER_SECOND = 2.0
 DEFAULT_WORKERS = 2
 CHUNK_SECONDS = 28.0  # longest window Whisper can take (plus PAD_SECONDS of silence <= 30 s)
 #: Default longest window: VAD speech is grouped into windows of at most this many seconds.
-#: 10-s windows cost ~30 % less ASR CPU on 60 s of speech, but they cut utterances: the CER of a
-#: 3-minute clip rose well above today's path's (bench/long.py) for no gain in analyze() time.
-WINDOW_SECONDS = 28.0
+#: Chosen by bench/asr_window.py on long clips no other benchmark reports on (KEMDy20 joined,
+#: KEMDy19's last sessions joined): the shortest window within +0.01 mean CER of 28-s windows.
+#: Shorter windows cost less (the encoder's attention grows with the square of the window, and
+#: a long clip's decoding spreads over more, smaller batches); 10-12-s windows cut utterances
+#: and cost more CER.
+WINDOW_SECONDS = 14.0
 PAD_SECONDS = 1.0  # silence after each window, so that the decoder hears the speech end
 GRID_SECONDS = 2.0  # windows are padded up to a multiple of this: batch-mates never change a result
 #: Shortest padded window: with less silence after it Whisper loops on short clips (a 1-s "여보"
@@ -124,12 +127,15 @@ MIN_WINDOW_SECONDS = 8.0
 TOKENS_PER_SECOND = 15  # cap on new tokens: a loop stops at 20 + 15 per second of audio
 
 
-#: At most this much padded audio times beam width is decoded at once, over all workers (one
-#: worker at beam 2: 8 windows of 8 s, 5 of 30 s; two workers: half each): the beams' cached
+#: At most this much padded audio times beam width is decoded at once, over all workers (two
+#: workers at beam 2: 3 windows of 8 s or one of 16 s each): the beams' cached
 #: encoder states grow with it (8 x 30 s at beam 5 peaked at 1.2 GiB RSS on a 10-minute clip;
 #: two workers with the full budget each, 1.24 GiB; with half each 0.81 GiB), and bigger batches
 #: read the decoder's weights once for more windows (its steps are bound by those reads on CPU).
-BATCH_BEAM_SECONDS = 320.0
+#: At 120 (one 16-s window per worker) a long clip's peak memory no longer grows with its length
+#: (ASR alone, 14-s windows, 60 / 180 / 300 s of KEMDy20: 93 / 101 / 107 MiB added; at 320:
+#: 79 / 166 / 256), and short clips decode as fast in batches of 3 as of 8.
+BATCH_BEAM_SECONDS = 120.0
 #: The VAD runs on blocks of this many seconds (Silero's memory grows with the audio it is given:
 #: ~0.4 MiB per second in one call); spans that meet at a block boundary are joined.
 VAD_BLOCK_SECONDS = 60.0
@@ -214,7 +220,7 @@ class FasterWhisperASR:
 
     The default decoder (``decoder="fast"``) is deterministic and cheap: Silero VAD
     (faster-whisper's own) finds the speech, grouped into windows of at most ``window_seconds``
-    (28 s, the most Whisper takes with the padding); each window plus 1 s of silence, padded to
+    (:data:`WINDOW_SECONDS`; at most 28 s, the most Whisper takes with the padding); each window plus 1 s of silence, padded to
     a 2-s grid (at least 8 s, not Whisper's 30 s), is encoded and decoded with a fixed beam
     (``beam_size`` 2; 1 is greedy) and temperature 0; a window that loops or comes out weak with
     short text (:func:`needs_fallback`) is decoded again at
@@ -367,7 +373,7 @@ class FasterWhisperASR:
     # ---------------------------------------------------------------- the fast decoder
 
     def _speech_windows(self, clip: np.ndarray, name: str) -> tuple[list[tuple[int, int]], float | None]:
-        """``[(start, end)]`` sample ranges to decode (VAD speech grouped into <= 28-s windows)
+        """``[(start, end)]`` sample ranges to decode (VAD speech grouped into windows of at most ``window_seconds``)
         and the seconds of speech found (None without VAD)."""
         limit = int(self.window_seconds * SAMPLE_RATE)
         if not self.vad_filter:

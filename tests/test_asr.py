@@ -200,7 +200,7 @@ def test_long_audio_is_decoded_in_windows(default_asr, real_corpora):
     paths = sorted((real_corpora / "KEMDy19" / "wav").rglob("Sess01_impro01_*.wav"))
     gap = np.zeros(16000, np.float32)
     long_audio = np.concatenate(sum(([load_audio(p), gap] for p in paths[:30]), []))[:16000 * 70]
-    assert long_audio.size == 16000 * 70  # more than two 28-s windows
+    assert long_audio.size == 16000 * 70  # more than four 14-s windows
     result = default_asr.transcribe(long_audio)
     starts = [s["start"] for s in result.segments]
     assert len(result.segments) >= 3 and starts == sorted(starts)
@@ -215,7 +215,7 @@ def test_baseline_decoding_stays_reachable_and_options_are_checked():
     assert make_asr("faster-whisper").options() == {
         "decoder": "fast", "beam_size": 2, "fallback_beam": 5, "temperature": [0.0],
         "vad_filter": True,
-        "guard": True, "batch_size": 8, "workers": 2, "window_seconds": 28.0, "patience": 0.5}
+        "guard": True, "batch_size": 8, "workers": 2, "window_seconds": 14.0, "patience": 0.5}
     assert old.options()["patience"] is None  # WhisperModel.transcribe keeps its own
     with pytest.raises(ASRError, match="deterministic"):
         make_asr("faster-whisper", temperature=(0.0, 0.2))

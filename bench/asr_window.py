@@ -1,0 +1,109 @@
+"""Choosing the ASR's longest window (``emoens.asr.WINDOW_SECONDS``) on long clips that no other
+benchmark reports on.
+
+    python bench/asr_window.py [--seconds 300] [--windows 28,24,20,16,14,12,10]
+
+The clips: real KEMDy20 clips joined in sorted order, and real KEMDy19 clips joined in *reverse*
+sorted order (its last sessions: ``bench/long.py`` reports on the first ones), each cut to
+``--seconds`` (transcripts are never written). For each window length, the default ASR (only the
+window changed) transcribes both clips; the CER and the ASR time are recorded. The rule: the
+shortest window whose mean CER over the two clips is within :data:`CER_TOLERANCE` of the longest
+window's. Writes ``bench/results/asr_window.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from common import REPO, machine_info, write_results  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+#: A window may cost at most this much mean CER over the longest one (the CER budget of
+#: bench/asr_cer.py is +0.02 over today's path; half of it is left for the window).
+CER_TOLERANCE = 0.01
+
+
+def joined_clip(paths: list[Path], seconds: float) -> tuple[np.ndarray, str]:
+    """The clips at ``paths`` joined in that order and cut to ``seconds`` (16 kHz float32), and
+    their joined cleaned reference transcripts (the last one maybe in part)."""
+    import soundfile as sf
+
+    from emoens.text import clean_transcript, read_transcript
+
+    parts, refs, total, need = [], [], 0, int(seconds * 16000)
+    for path in paths:
+        samples, rate = sf.read(path, dtype="float32")
+        if rate != 16000:
+            raise SystemExit(f"{path}: {rate} Hz, expected 16000")
+        parts.append(samples)
+        refs.append(clean_transcript(read_transcript(path.with_suffix(".txt"))))
+        total += samples.size
+        if total >= need:
+            return np.concatenate(parts)[:need], " ".join(refs)
+    raise SystemExit(f"only {total / 16000:.0f} s of audio in {len(paths)} clips")
+
+
+def selection_clips(seconds: float) -> dict[str, tuple[np.ndarray, str]]:
+    root = Path(os.environ.get("EMOENS_SHARED_DATA", DATA))
+    kemdy20 = sorted((root / "KEMDy20").glob("wav/**/*.flac"))
+    kemdy19 = sorted((root / "KEMDy19").glob("wav/**/*.flac"))
+    return {"KEMDy20 (sorted)": joined_clip(kemdy20, seconds),
+            "KEMDy19 (reverse sorted)": joined_clip(kemdy19[::-1], seconds)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=300.0)
+    parser.add_argument("--windows", default="28,24,20,16,14,12,10")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    from emoens.asr import WINDOW_SECONDS, character_error_rate, make_asr
+
+    windows = sorted({float(w) for w in args.windows.split(",") if w.strip()}, reverse=True)
+    clips = selection_clips(args.seconds)
+    rows = []
+    for window in windows:
+        asr = make_asr("faster-whisper", window_seconds=window)
+        asr.transcribe(next(iter(clips.values()))[0][: 5 * 16000])  # load the model
+        per_clip = {}
+        for name, (clip, reference) in clips.items():
+            t0 = time.perf_counter()
+            text = asr.transcribe(clip, name=name).text
+            per_clip[name] = {"cer": round(character_error_rate(reference, text), 4),
+                              "asr_s": round(time.perf_counter() - t0, 2), "chars": len(text)}
+        rows.append({"window_seconds": window, "clips": per_clip,
+                     "mean_cer": round(float(np.mean([c["cer"] for c in per_clip.values()])), 4),
+                     "asr_s": round(sum(c["asr_s"] for c in per_clip.values()), 2)})
+        print(rows[-1], flush=True)
+    longest = rows[0]["mean_cer"]
+    chosen = min((r for r in rows if r["mean_cer"] <= longest + CER_TOLERANCE),
+                 key=lambda r: r["window_seconds"])["window_seconds"]
+    data = {"seconds": args.seconds, "windows": rows, "cer_tolerance": CER_TOLERANCE,
+            "chosen_window_seconds": chosen, "default_window_seconds": WINDOW_SECONDS}
+    names = list(clips)
+    md = [f"The default ASR with only its longest window changed, on {args.seconds:.0f} s of real "
+          f"speech from each of: {', '.join(names)} (clips joined; no other benchmark reports "
+          "on these clips).", "",
+          "| window s | " + " | ".join(f"CER {n}" for n in names)
+          + " | mean CER | ASR s (both clips) |",
+          "|---|" + "---|" * len(names) + "---|---|"]
+    for r in rows:
+        md.append(f"| {r['window_seconds']:g} | "
+                  + " | ".join(f"{r['clips'][n]['cer']:.4f}" for n in names)
+                  + f" | {r['mean_cer']:.4f} | {r['asr_s']:.1f} |")
+    md += ["", f"Rule: the shortest window whose mean CER is within +{CER_TOLERANCE} of the "
+           f"{rows[0]['window_seconds']:g}-s window's: **{chosen:g} s**. "
+           f"`emoens.asr.WINDOW_SECONDS` is {WINDOW_SECONDS:g} s."]
+    write_results("asr_window", data, "\n".join(md), machine=machine_info())
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
