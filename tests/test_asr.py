@@ -209,6 +209,15 @@ def test_long_audio_is_decoded_in_windows(default_asr, real_corpora):
     assert hangul_ratio(result.text) > 0.9 and len(result.text) > 100
 
 
+def test_audio_that_fits_one_window_is_never_cut_and_longer_audio_is_cut_at_window_seconds():
+    fast = make_asr("faster-whisper", vad_filter=False)
+    short, _ = fast._speech_windows(np.zeros(16000 * 20, np.float32), "short")
+    assert short == [(0, 16000 * 20)]  # 20 s > WINDOW_SECONDS, but one window: never cut
+    long, _ = fast._speech_windows(np.zeros(16000 * 40, np.float32), "long")
+    assert long == [(0, 16000 * 14), (16000 * 14, 16000 * 28), (16000 * 28, 16000 * 40)]
+    assert asr.WINDOW_SECONDS == 14.0 < asr.CHUNK_SECONDS
+
+
 def test_baseline_decoding_stays_reachable_and_options_are_checked():
     old = make_asr("faster-whisper", **asr.BASELINE)
     assert old.options()["decoder"] == "transcribe" and old.options()["beam_size"] == 5
