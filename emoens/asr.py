@@ -132,9 +132,9 @@ TOKENS_PER_SECOND = 15  # cap on new tokens: a loop stops at 20 + 15 per second 
 #: encoder states grow with it (8 x 30 s at beam 5 peaked at 1.2 GiB RSS on a 10-minute clip;
 #: two workers with the full budget each, 1.24 GiB; with half each 0.81 GiB), and bigger batches
 #: read the decoder's weights once for more windows (its steps are bound by those reads on CPU).
-#: At 120 (one 16-s window per worker) a long clip's peak memory no longer grows with its length
-#: (ASR alone, 14-s windows, 60 / 180 / 300 s of KEMDy20: 93 / 101 / 107 MiB added; at 320:
-#: 79 / 166 / 256), and short clips decode as fast in batches of 3 as of 8.
+#: At 120 (one 16-s window per worker) what a long clip's analyze() adds stops growing with the
+#: clip's length (bench/long.py); at 320 (two windows of up to 30 s per worker) it rose by ~115
+#: MiB from 60 to 180 s. Short clips decode about as fast in batches of 3 as of 8.
 BATCH_BEAM_SECONDS = 120.0
 #: The VAD runs on blocks of this many seconds (Silero's memory grows with the audio it is given:
 #: ~0.4 MiB per second in one call); spans that meet at a block boundary are joined.

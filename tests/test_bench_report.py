@@ -1,0 +1,54 @@
+"""bench/report.py judges issue 18's long-clip items from bench/long.py's JSON, as written."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def bench_modules():
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import long as long_bench
+        import report
+
+        yield long_bench, report
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+
+
+def _long_json(folder: Path, added: list[float]) -> None:
+    lengths = [60.0, 180.0, 600.0]
+    memory = [{"seconds": s, "analyze_added_mb": a, "clip_mb": round(s / 60 * 3.66, 1)}
+              for s, a in zip(lengths, added)]
+    data = {"seconds": 180.0, "speedup": 3.1, "default": {"analyze_s": 7.8},
+            "today": {"analyze_s": 24.3}, "memory_by_length": memory, "rss_growth_mb": 90.0,
+            "analyze_added_growth_mb": round(max(added) - min(added), 1),
+            "memory_flat_yardstick_mb": memory[-1]["clip_mb"],
+            "working_set_growth_mb": 5.0, "machine": {}}
+    (folder / "long.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+@pytest.mark.parametrize("added, flat", [([120.0, 140.0, 150.0], True),
+                                         ([120.0, 200.0, 260.0], False)])
+def test_memory_is_flat_only_when_analyze_adds_less_than_a_copy_of_the_longest_clip(
+        bench_modules, tmp_path, added, flat):
+    _, report = bench_modules
+    _long_json(tmp_path, added)
+    rows = {item: holds for item, _, _, holds, _ in report._rows_issue18(tmp_path)}
+    assert rows["memory against the clip's length"] is flat
+    assert rows["180-s clip with ASR"] is False  # 3.1x < 4x
+
+
+def test_the_memory_check_keeps_the_median_run_and_every_run(bench_modules):
+    long_bench, _ = bench_modules
+    runs = [{"analyze_s": 1.0, "peak_rss_mb": 900.0, "analyze_added_mb": a} for a in (150, 110, 130)]
+    kept = long_bench.median_run(runs)
+    assert kept["analyze_added_mb"] == 130
+    assert [r["analyze_added_mb"] for r in kept["runs"]] == [150, 110, 130]
