@@ -14,45 +14,21 @@ window's. Writes ``bench/results/asr_window.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
 
-from common import REPO, machine_info, write_results  # noqa: E402
+from common import DATA, REPO, joined_clip, machine_info, write_results  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data"
 #: A window may cost at most this much mean CER over the longest one (the CER budget of
 #: bench/asr_cer.py is +0.02 over today's path; half of it is left for the window).
 CER_TOLERANCE = 0.01
 
 
-def joined_clip(paths: list[Path], seconds: float) -> tuple[np.ndarray, str]:
-    """The clips at ``paths`` joined in that order and cut to ``seconds`` (16 kHz float32), and
-    their joined cleaned reference transcripts (the last one maybe in part)."""
-    import soundfile as sf
-
-    from emoens.text import clean_transcript, read_transcript
-
-    parts, refs, total, need = [], [], 0, int(seconds * 16000)
-    for path in paths:
-        samples, rate = sf.read(path, dtype="float32")
-        if rate != 16000:
-            raise SystemExit(f"{path}: {rate} Hz, expected 16000")
-        parts.append(samples)
-        refs.append(clean_transcript(read_transcript(path.with_suffix(".txt"))))
-        total += samples.size
-        if total >= need:
-            return np.concatenate(parts)[:need], " ".join(refs)
-    raise SystemExit(f"only {total / 16000:.0f} s of audio in {len(paths)} clips")
-
-
 def selection_clips(seconds: float) -> dict[str, tuple[np.ndarray, str]]:
-    root = Path(os.environ.get("EMOENS_SHARED_DATA", DATA))
-    kemdy20 = sorted((root / "KEMDy20").glob("wav/**/*.flac"))
-    kemdy19 = sorted((root / "KEMDy19").glob("wav/**/*.flac"))
+    kemdy20 = sorted((DATA / "KEMDy20").glob("wav/**/*.flac"))
+    kemdy19 = sorted((DATA / "KEMDy19").glob("wav/**/*.flac"))
     return {"KEMDy20 (sorted)": joined_clip(kemdy20, seconds),
             "KEMDy19 (reverse sorted)": joined_clip(kemdy19[::-1], seconds)}
 

@@ -17,6 +17,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"
+#: The real samples (never copied into the repository); ``EMOENS_SHARED_DATA`` overrides.
+DATA = Path(os.environ.get("EMOENS_SHARED_DATA", REPO.parent / "shared" / "data"))
 if str(REPO) not in sys.path:  # bench scripts run as `python bench/NAME.py`
     sys.path.insert(0, str(REPO))
 
@@ -167,3 +169,25 @@ def percentile(values: list[float], q: float) -> float:
     import numpy as np
 
     return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def joined_clip(paths, seconds: float):
+    """``(samples, reference)``: the 16-kHz clips at ``paths`` joined in that order and cut to
+    ``seconds`` (float32), and their joined cleaned transcripts (the last one maybe in part).
+    Exits with a message when the clips hold less audio than that."""
+    import numpy as np
+    import soundfile as sf
+
+    from emoens.text import clean_transcript, read_transcript
+
+    parts, refs, total, need = [], [], 0, int(seconds * 16000)
+    for path in paths:
+        samples, rate = sf.read(path, dtype="float32")
+        if rate != 16000:
+            raise SystemExit(f"{path}: {rate} Hz, expected 16000")
+        parts.append(samples)
+        refs.append(clean_transcript(read_transcript(Path(path).with_suffix(".txt"))))
+        total += samples.size
+        if total >= need:
+            return np.concatenate(parts)[:need], " ".join(refs)
+    raise SystemExit(f"only {total / 16000:.0f} s of audio in {len(paths)} clips")
