@@ -6,8 +6,9 @@ lazily, once, on the first call. Nothing heavy is imported at module level.
 
 The default faster-whisper decoding is deterministic (beam 2, temperature 0, no temperature
 fallback; a window that loops, or comes out weak with short text, is decoded again at beam 5), skips silence with
-faster-whisper's Silero VAD, decodes windows of at most 14 s of speech (+1 s of silence, padded
-to a 2-s grid of at least 8 s rather than to Whisper's 30 s) in batches, and guards against hallucination
+faster-whisper's Silero VAD, decodes audio of up to 28 s as one window and longer audio in windows of
+at most 14 s of speech (+1 s of silence, padded to a 2-s grid of at least 8 s rather than to
+Whisper's 30 s) in batches, and guards against hallucination
 (:func:`apply_guard`: decoding loops trimmed; no-speech and over-compressible segments dropped).
 The :class:`Transcript` carries the ASR's confidence (``avg_logprob``, ``no_speech_prob``,
 ``compression_ratio``, duration-weighted over kept segments) and ``guard_dropped``.
@@ -220,8 +221,8 @@ class FasterWhisperASR:
 
     The default decoder (``decoder="fast"``) is deterministic and cheap: Silero VAD
     (faster-whisper's own) finds the speech, grouped into windows of at most ``window_seconds``
-    (:data:`WINDOW_SECONDS`; at most 28 s, the most Whisper takes with the padding); each window plus 1 s of silence, padded to
-    a 2-s grid (at least 8 s, not Whisper's 30 s), is encoded and decoded with a fixed beam
+    (:data:`WINDOW_SECONDS`; audio of up to 28 s, the most Whisper takes with the padding, is one
+    window); each window plus 1 s of silence, padded to a 2-s grid (at least 8 s, not Whisper's 30 s), is encoded and decoded with a fixed beam
     (``beam_size`` 2; 1 is greedy) and temperature 0; a window that loops or comes out weak with
     short text (:func:`needs_fallback`) is decoded again at
     :data:`FALLBACK_BEAM` and the likelier decoding kept (no temperature); windows of one size share
