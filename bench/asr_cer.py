@@ -15,17 +15,15 @@ Writes ``bench/results/asr_cer.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, machine_info, write_results  # noqa: E402
+from common import DATA, machine_info, write_results  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-DATA = Path(os.environ.get("EMOENS_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def clips(corpus: str) -> list[Path]:

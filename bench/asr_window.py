@@ -17,7 +17,7 @@ import argparse
 import sys
 import time
 
-from common import DATA, REPO, joined_clip, machine_info, write_results  # noqa: E402
+from common import DATA, joined_clip, machine_info, write_results  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -38,7 +38,6 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--windows", default="28,24,20,16,14,12,10")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(REPO))
     from emoens.asr import WINDOW_SECONDS, character_error_rate, make_asr
 
     windows = sorted({float(w) for w in args.windows.split(",") if w.strip()}, reverse=True)

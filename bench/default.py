@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from common import REPO, machine_info, write_results  # noqa: E402  (bench/ on sys.path)
+from common import DATA, REPO, machine_info, write_results  # noqa: E402  (bench/ on sys.path)
 
 import numpy as np  # noqa: E402
 
@@ -45,12 +45,9 @@ LOAD_SNIPPET = ("import time; t = time.perf_counter(); from emoens.recognizer im
 
 def real_clip_5s():
     """(name, samples): the first KEMDy19 clip of at least 5 s in ../shared/data, cut to 5.0 s."""
-    import os
-    from pathlib import Path
-
     import soundfile as sf
 
-    root = Path(os.environ.get("EMOENS_SHARED_DATA", REPO.parent / "shared" / "data")) / "KEMDy19"
+    root = DATA / "KEMDy19"
     for path in sorted(root.glob("wav/**/*.flac")):
         if sf.info(path).duration >= 5.0:
             samples, rate = sf.read(path, dtype="float32")

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, machine_info, peak_rss_mb, percentile, write_results  # noqa: E402
+from common import DATA, REPO, machine_info, peak_rss_mb, percentile, write_results  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -69,7 +69,7 @@ def _stamp(obj) -> str:
 
 def _real_transcripts() -> list[str]:
     """Transcripts of the real KEMDy20 samples (only to train the benchmark's tokenizer)."""
-    root = Path(os.environ.get("EMOENS_SHARED_DATA", REPO.parent / "shared" / "data")) / "KEMDy20"
+    root = DATA / "KEMDy20"
     if not root.is_dir():
         return []
     from emoens.text import clean_transcript, read_transcript
@@ -309,7 +309,7 @@ def accuracy_guard(speech_hf: Path, text_hf: Path, speech_onnx: Path, text_onnx:
     """int8 ONNX vs fp32 torch members on real KEMDy20 clips: largest probability difference and
     label agreement (speech, text, their 50/50 soft vote)."""
     mat = REPO / ".cache" / "materialized"
-    data = Path(os.environ.get("EMOENS_SHARED_DATA", REPO.parent / "shared" / "data"))
+    data = DATA
     if not (mat / "KEMDy20").is_dir():
         if not (data / "materialize.py").is_file():
             return {"skipped": "no real samples (../shared/data absent)"}

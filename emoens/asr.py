@@ -379,7 +379,8 @@ class FasterWhisperASR:
         clips of bench/asr_cer.py's subset that are longer lost context: CER 0.2186 against
         0.2127 whole); in longer audio the VAD speech is grouped into windows of at most
         ``window_seconds``."""
-        seconds_max = CHUNK_SECONDS if clip.size <= CHUNK_SECONDS * SAMPLE_RATE else self.window_seconds
+        fits_one = clip.size <= CHUNK_SECONDS * SAMPLE_RATE
+        seconds_max = CHUNK_SECONDS if fits_one else self.window_seconds
         limit = int(seconds_max * SAMPLE_RATE)
         if not self.vad_filter:
             return [(s, min(s + limit, clip.size)) for s in range(0, clip.size, limit)], None

@@ -52,3 +52,16 @@ def test_the_memory_check_keeps_the_median_run_and_every_run(bench_modules):
     kept = long_bench.median_run(runs)
     assert kept["analyze_added_mb"] == 130
     assert [r["analyze_added_mb"] for r in kept["runs"]] == [150, 110, 130]
+
+
+def test_one_long_clip_measurement_runs_in_its_own_process(real_corpora):
+    """``bench/long.py --child`` (what every row of bench/results/long.md comes from) still runs:
+    a 10-s clip with transcription, its timing, memory and CER."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "bench/long.py", "--child", "10", "default"], cwd=REPO,
+                         check=True, capture_output=True, text=True, timeout=300).stdout
+    row = json.loads(out.strip().splitlines()[-1])
+    assert row["seconds"] == 10 and row["config"] == "default" and row["analyze_s"] > 0
+    assert 0 <= row["cer"] <= 1 and row["transcript_chars"] > 0
+    assert row["clip_mb"] == round(10 * 16000 * 4 / 2**20, 1)
