@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,3 +66,32 @@ def test_one_long_clip_measurement_runs_in_its_own_process(real_corpora):
     assert row["seconds"] == 10 and row["config"] == "default" and row["analyze_s"] > 0
     assert 0 <= row["cer"] <= 1 and row["transcript_chars"] > 0
     assert row["clip_mb"] == round(10 * 16000 * 4 / 2**20, 1)
+
+
+def test_encoder_sharing_compares_the_members_answer_on_other_states_of_the_same_audio(
+        real_corpora):
+    """``bench/encoder_sharing.py``: the ASR's states land at their times in the clip (NaN where
+    its VAD found no speech), and each variant's agreement with the member's own pass is a share."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import encoder_sharing
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    from emoens.asr import make_asr
+    from emoens.recognizer import EmotionRecognizer
+
+    clip = encoder_sharing.clips(25.0)["KEMDy20 (sorted)"]
+    asr = make_asr("faster-whisper")
+    frames = encoder_sharing.asr_frames(asr, clip)
+    spans, _ = asr._speech_windows(clip, "clip")
+    inside = np.zeros(len(frames), bool)
+    for start, end in spans:
+        inside[start // encoder_sharing.FRAME: -(-end // encoder_sharing.FRAME)] = True
+    found = ~np.isnan(frames[:, 0])
+    assert found.any() and not (found & ~inside).any()
+    member = next(m for m in EmotionRecognizer.from_bundle(asr=None).members.values()
+                  if m.modality == "speech")
+    row = encoder_sharing.compare(member, asr, clip)
+    assert row["windows"] == 3 and 0 < row["asr_coverage"] <= 1
+    for variant in ("padded", "asr-windows"):
+        assert 0 <= row[variant]["label_agreement"] <= 1 and row[variant]["mean_tv"] >= 0
