@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "bundle",
     "export",
     "predict",
+    "merge",
     "listen",
 )
 

@@ -105,19 +105,21 @@ def _examples(values, limit: int = 5) -> str:
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
-def validate_manifest(frame: pd.DataFrame, source: str = "manifest") -> pd.DataFrame:
+def validate_manifest(frame: pd.DataFrame, source: str = "manifest",
+                      required: tuple[str, ...] = REQUIRED_COLUMNS) -> pd.DataFrame:
     """Check ``frame`` against the schema and return a normalised copy (standard columns first,
     missing optional ones added empty, aliases mapped to canonical labels, numbers parsed).
+    ``required``: the columns that must be present (``emoens predict`` needs no ``label``).
 
     Raises :class:`ManifestError` naming ``source`` and the offending column, ids or values.
     (Longer than 80 lines on purpose: one flat list of schema checks, in column order, each with
     its own message; split up, the schema would be read in several places.)
     """
-    missing = [col for col in REQUIRED_COLUMNS if col not in frame.columns]
+    missing = [col for col in required if col not in frame.columns]
     if missing:
         raise ManifestError(
             f"{source}: missing column(s) {', '.join(missing)} "
-            f"(a manifest needs {', '.join(REQUIRED_COLUMNS)}; see DESIGN §3)")
+            f"(a manifest needs {', '.join(required)}; see DESIGN §3)")
     out = frame.copy()
     for col in COLUMNS:
         if col not in out.columns:
@@ -212,9 +214,9 @@ def _is_label(value: str) -> bool:
     return True
 
 
-def read_manifest(path) -> pd.DataFrame:
-    """Read and validate a manifest CSV; relative ``audio_path``s become absolute, resolved
-    against the manifest's folder."""
+def read_manifest(path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> pd.DataFrame:
+    """Read and validate a manifest CSV (``required``: see :func:`validate_manifest`); relative
+    ``audio_path``s become absolute, resolved against the manifest's folder."""
     p = Path(path)
     if p.is_dir():
         candidate = p / "manifest.csv"
@@ -229,7 +231,7 @@ def read_manifest(path) -> pd.DataFrame:
         raise ManifestError(f"{p}: not a UTF-8 CSV file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ManifestError(f"{p}: not a readable CSV file ({exc})") from None
-    frame = validate_manifest(frame, source=str(p))
+    frame = validate_manifest(frame, source=str(p), required=required)
     base = p.resolve().parent
     frame["audio_path"] = frame["audio_path"].map(
         lambda a: a if not a or os.path.isabs(a) else str(base / a))

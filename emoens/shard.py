@@ -81,6 +81,9 @@ def merge_outputs(paths: Sequence[str | os.PathLike], out: str | os.PathLike) ->
 
     from emoens.files import write_csv, write_text
 
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", ".jsonl"):
+        raise ShardError(f"{out}: the merged file must be .csv or .jsonl")
     frames = [_read(Path(p)) for p in paths]
     if not frames:
         raise ShardError("no shard outputs to merge")
@@ -88,12 +91,14 @@ def merge_outputs(paths: Sequence[str | os.PathLike], out: str | os.PathLike) ->
     for path, frame in zip(paths, frames):
         if list(frame.columns) != cols:
             raise ShardError(f"{path} has other columns than {paths[0]}: not outputs of one run")
+    if "status" not in cols or not {"utt_id", "input"} & set(cols):
+        raise ShardError(f"{paths[0]} has no status and input (or utt_id) columns: not an output "
+                         "of emoens predict")
     merged = pd.concat(frames, ignore_index=True)
     key = "utt_id" if "utt_id" in cols else "input"
     merged["_ok"] = merged["status"].astype(str) == "ok"
     merged = (merged.sort_values("_ok", ascending=False, kind="stable")
               .drop_duplicates(key, keep="first").sort_index().drop(columns="_ok"))
-    out = Path(out)
     if out.suffix.lower() == ".csv":
         write_csv(out, merged[cols])
     else:

@@ -516,6 +516,23 @@ def test_C45_cli_value_of_the_wrong_type(capsys, tmp_path):
     assert "emoens prepare: error: argument --folds: invalid int value: 'many'" in err
 
 
+
+@pytest.mark.parametrize("case", ["missing", "not predict output", "bad suffix"])
+def test_C47_emoens_merge_of_what_is_not_shard_outputs(capsys, tmp_path, case):
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("utt_id,audio_path\nu1,a.wav\n", encoding="utf-8")
+    part, out, expected = {
+        "missing": (tmp_path / "gone.csv", tmp_path / "o.csv", f"{tmp_path / 'gone.csv'}: no such "
+                    "shard output"),
+        "not predict output": (manifest, tmp_path / "o.csv", f"{manifest} has no status and input "
+                               "(or utt_id) columns: not an output of emoens predict"),
+        "bad suffix": (manifest, tmp_path / "o.txt", f"{tmp_path / 'o.txt'}: the merged file must "
+                       "be .csv or .jsonl")}[case]
+    code, _, err = cli(capsys, "merge", str(part), "--out", str(out))
+    assert code == 1
+    assert err.strip() == f"emoens merge: error: {expected}"
+    assert not out.exists()
+
 def test_the_docs_catalogue_lists_every_case():
     """docs/errors.md has a row for every case tested here (and no case that is not tested)."""
     source = Path(__file__).read_text(encoding="utf-8")

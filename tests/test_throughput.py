@@ -52,6 +52,17 @@ def test_merge_outputs_keeps_one_row_per_key_ok_first(tmp_path):
         merge_outputs([a, other], tmp_path / "bad.csv")
 
 
+
+def test_emoens_merge_joins_shard_outputs(tmp_path, capsys):
+    from emoens.cli import main
+
+    a = _write_csv(tmp_path / "a.csv", [{"utt_id": "u1", "input": "x.wav", "status": "ok"}])
+    b = _write_csv(tmp_path / "b.csv", [{"utt_id": "u2", "input": "y.wav", "status": "ok"}])
+    assert main(["merge", str(a), str(b), "--out", str(tmp_path / "all.jsonl")]) == 0
+    assert "2 rows from 2 shard outputs" in capsys.readouterr().out
+    lines = (tmp_path / "all.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and '"u1"' in lines[0] and '"u2"' in lines[1]
+
 def _manifest(tmp_path: Path, n: int) -> Path:
     from emoens.settings import examples_dir
 

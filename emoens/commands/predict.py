@@ -72,8 +72,7 @@ def register(subparsers) -> None:
                         help="keep the rows already 'ok' in --out and process only the rest")
     parser.add_argument("--shard", metavar="I/N",
                         help="process only shard I of N (0 <= I < N): a deterministic split by "
-                        "utt_id (manifest) or input path; merge the outputs with "
-                        "emoens.shard.merge_outputs")
+                        "utt_id (manifest) or input path; join the outputs with `emoens merge`")
     parser.add_argument("--asr-workers", type=int, default=1, metavar="N",
                         help="faster-whisper decoding workers (threads split among them; 2 on 2 "
                         "cores: ~1.5x the clips/s in bench/throughput.py; default 1)")
@@ -177,7 +176,7 @@ def _items(args) -> list[tuple[str, str | None, str | None, str | None]]:
     if args.manifest:
         from emoens.manifest import read_manifest
 
-        frame = read_manifest(args.manifest)
+        frame = read_manifest(args.manifest, required=("utt_id", "audio_path"))  # no label
         items = [(str(r.audio_path), str(r.utt_id), (str(r.text).strip() or None), None)
                  for r in frame.itertuples()]
         if args.text is not None:
