@@ -1,13 +1,14 @@
 """Long audio with automatic transcription: a 3-minute clip, today's path vs emoens, and memory.
 
-    python bench/long.py [--seconds 180] [--lengths 60,180,360,600] [--memory-runs 3]
+    python bench/long.py [--seconds 180] [--speed-runs 3] [--lengths 60,180,360,600] [--memory-runs 3]
 
 The clip: real KEMDy19 clips from ../shared/data joined in sorted order and cut to the length
 (transcripts are never written). Each measurement runs in a fresh process (``--child``) so that
 its peak RSS (``VmHWM``) is its own: ``analyze(clip, transcribe=True)`` once after a warm-up on a
 5-s clip, with the default ASR and with today's path (ASR after the speech member,
 ``emoens.asr.BASELINE``: beam 5,
-temperature fallback, 30-s windows, no VAD). Memory flat in length: the default path's peak RSS
+temperature fallback, 30-s windows, no VAD), ``--speed-runs`` times each in turn (the ratio is
+of the median times: one run moves by ~10 % with the machine's load). Memory flat in length: the default path's peak RSS
 at each of ``--lengths``, the median of ``--memory-runs`` fresh processes per length (a peak is
 the worst moment of one run: which buffers of the two decode workers and the speech member happen
 to be alive at once varies from run to run by tens of MiB). Writes
@@ -70,10 +71,11 @@ def _spread(values) -> float | None:
     return round(max(values) - min(values), 1) if values else None
 
 
-def median_run(runs: list[dict]) -> dict:
-    """The run whose added memory is the median of ``runs`` (all runs' figures kept under
-    ``runs``)."""
-    ordered = sorted(runs, key=lambda r: r.get("analyze_added_mb") or r["peak_rss_mb"])
+def median_run(runs: list[dict], by: str = "memory") -> dict:
+    """The run whose added memory (``by="memory"``) or analyze() time (``by="time"``) is the
+    median of ``runs`` (all runs' figures kept under ``runs``)."""
+    ordered = sorted(runs, key=lambda r: r["analyze_s"] if by == "time" else
+                     (r.get("analyze_added_mb") or r["peak_rss_mb"]))
     middle = dict(ordered[(len(ordered) - 1) // 2])
     middle["runs"] = [{k: r[k] for k in ("analyze_s", "peak_rss_mb", "analyze_added_mb")}
                       for r in runs]
@@ -89,6 +91,9 @@ def run_child(seconds: float, config: str) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=180.0)
+    parser.add_argument("--speed-runs", type=int, default=3,
+                        help="fresh processes per path for the speed ratio (interleaved; the "
+                        "median times are compared)")
     parser.add_argument("--memory-runs", type=int, default=3,
                         help="fresh processes per length for the memory check (median kept)")
     parser.add_argument("--lengths", default="60,180,360,600",
@@ -99,13 +104,16 @@ def main(argv=None) -> int:
         print(json.dumps(child(float(args.child[0]), args.child[1])))
         return 0
     load_before = os.getloadavg()
-    new = run_child(args.seconds, "default")
-    old = run_child(args.seconds, "today")
+    defaults, todays = [], []
+    for _ in range(max(1, args.speed_runs)):  # interleaved: both paths see the same load
+        defaults.append(run_child(args.seconds, "default"))
+        todays.append(run_child(args.seconds, "today"))
+    new, old = median_run(defaults, by="time"), median_run(todays, by="time")
     lengths = [float(x) for x in args.lengths.split(",") if x.strip()]
     memory = []
-    for s in lengths:  # the 180-s run above counts as one of that length's runs
-        runs = [new] if s == args.seconds else []
-        runs += [run_child(s, "default") for _ in range(args.memory_runs - len(runs))]
+    for s in lengths:  # the default path's speed runs count as that length's runs
+        runs = list(defaults) if s == args.seconds else []
+        runs += [run_child(s, "default") for _ in range(max(0, args.memory_runs - len(runs)))]
         memory.append(median_run(runs))
     speedup = old["analyze_s"] / new["analyze_s"]
     asr_speedup = old["asr_s"] / max(new["asr_s"], 1e-9)
@@ -121,6 +129,8 @@ def main(argv=None) -> int:
             # it holds while it works; the rest is its working set
             "working_set_growth_mb": _spread([m["analyze_added_mb"] - m["clip_mb"] for m in memory
                                               if m.get("analyze_added_mb") is not None]),
+            "speed_runs": {"default": [r["analyze_s"] for r in defaults],
+                           "today": [r["analyze_s"] for r in todays]},
             "load_average_before": [round(x, 2) for x in load_before],
             "targets": {"speedup": 4.0}}
     md = [f"`analyze(clip, transcribe=True)` on {args.seconds:.0f} s of real KEMDy19 speech "
@@ -138,7 +148,10 @@ def main(argv=None) -> int:
                     ("today's path (beam 5 + temperature fallback, 30-s windows)", old)):
         md.append(f"| {name} | {r['analyze_s']:.1f} | {r['asr_s']:.1f} | {r['real_time_factor']:.3f} "
                   f"| {r['peak_rss_mb']:.0f} | {r['transcript_chars']} | {r['cer']:.3f} |")
-    md += ["", f"**{speedup:.1f}× faster than today's path** (target ≥ 4×); the ASR part alone "
+    md += ["", f"Median of {len(defaults)} fresh processes per path, run in turn; analyze() s "
+           "of each run, default path: " + " / ".join(f"{r['analyze_s']:.1f}" for r in defaults)
+           + "; today's path: " + " / ".join(f"{r['analyze_s']:.1f}" for r in todays) + ".", "",
+           f"**{speedup:.1f}× faster than today's path** (target ≥ 4×); the ASR part alone "
            f"{asr_speedup:.1f}× (in the default path the ASR runs in a thread beside the speech "
            f"member's windows: {new.get('speech_s', 0):.1f} s of speech member against "
            f"{old.get('speech_s', 0):.1f} s on today's path, where the two run one after the other).", "",

@@ -53,6 +53,8 @@ def test_the_memory_check_keeps_the_median_run_and_every_run(bench_modules):
     kept = long_bench.median_run(runs)
     assert kept["analyze_added_mb"] == 130
     assert [r["analyze_added_mb"] for r in kept["runs"]] == [150, 110, 130]
+    timed = [{"analyze_s": s, "peak_rss_mb": 900.0, "analyze_added_mb": 100} for s in (9.0, 7.0, 8.0)]
+    assert long_bench.median_run(timed, by="time")["analyze_s"] == 8.0
 
 
 def test_one_long_clip_measurement_runs_in_its_own_process(real_corpora):
