@@ -125,10 +125,6 @@ def main(argv=None) -> int:
             "analyze_added_growth_mb": _spread([m.get("analyze_added_mb") for m in memory]),
             # flat: what analyze() adds grows by less than a copy of the longest clip would
             "memory_flat_yardstick_mb": max(m["clip_mb"] for m in memory),
-            # analyze() decodes its input into one float32 16-kHz copy (3.7 MiB a minute) that
-            # it holds while it works; the rest is its working set
-            "working_set_growth_mb": _spread([m["analyze_added_mb"] - m["clip_mb"] for m in memory
-                                              if m.get("analyze_added_mb") is not None]),
             "speed_runs": {"default": [r["analyze_s"] for r in defaults],
                            "today": [r["analyze_s"] for r in todays]},
             "load_average_before": [round(x, 2) for x in load_before],
@@ -176,10 +172,10 @@ def main(argv=None) -> int:
               f"({data['memory_flat_yardstick_mb']:.1f} MiB): "
               f"**{'yes' if added < data['memory_flat_yardstick_mb'] else 'no'}**."
               if added is not None else "")
-           + (" Of what analyze() adds, one float32 16-kHz copy of the clip is the decoded audio it "
-              "analyses (load_audio never keeps the caller's array: it downmixes, scales and clips "
-              "into a new one); the spread of the rest, its working set, is "
-              f"**{data['working_set_growth_mb']:.0f} MiB**." if added is not None else "")]
+           + (" The clip is a float32 16-kHz mono array, which analyze() reads without copying "
+              "(`emoens.audio.load_audio`); a file's or an integer array's decoded audio (3.7 MiB "
+              "a minute, 37 MiB at the 600-s input limit) would come on top of these figures."
+              if added is not None else "")]
     write_results("long", data, "\n".join(md), machine=machine_info())
     print("\n".join(md))
     return 0

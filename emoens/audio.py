@@ -178,6 +178,25 @@ def _to_mono_float(samples: np.ndarray, name: str) -> np.ndarray:
     return out
 
 
+def _as_is(arr: np.ndarray, sr: float) -> np.ndarray | None:
+    """A read-only view of ``arr`` when it already is what :func:`load_audio` returns (float32
+    mono 16 kHz, finite, within [-1, 1]: what ``librosa.load(path, sr=16000)`` gives), else None.
+    A long clip is then not copied (a 10-minute one is 37 MiB); nothing downstream may write into
+    the caller's array, and the view makes sure of it."""
+    if arr.dtype != np.float32 or int(sr) != SAMPLE_RATE or arr.size == 0:
+        return None
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.reshape(-1)
+    if arr.ndim != 1:
+        return None
+    for block in _time_blocks(arr, 0):
+        if not (np.all(np.isfinite(block)) and float(np.max(np.abs(block))) <= 1.0):
+            return None
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
 def _time_blocks(arr: np.ndarray, time_axis: int):
     """``arr`` in blocks of :data:`_BLOCK_SAMPLES` along its time axis (views, no copies): a
     float64 copy of a whole 10-minute array was 73 MiB."""
@@ -395,7 +414,8 @@ def load_audio(source, *, max_seconds: float | None = DEFAULT_MAX_SECONDS,
 
     ``source`` is a path (str or PathLike), the bytes of an audio file, or a ``(sample_rate,
     samples)`` pair as gradio gives it (integer PCM is scaled, ``(n, channels)`` or ``(channels,
-    n)`` averaged). ``max_seconds=None`` disables the length limit. ``name`` is how the input is
+    n)`` averaged; float32 mono 16-kHz samples within [-1, 1] come back as a read-only view, not
+    a copy). ``max_seconds=None`` disables the length limit. ``name`` is how the input is
     called in error messages (default: the path, "audio bytes" or "audio array").
     Raises :class:`AudioError` for anything unusable.
     """
@@ -419,6 +439,10 @@ def load_audio(source, *, max_seconds: float | None = DEFAULT_MAX_SECONDS,
         arr = np.asarray(samples)
         channels = min(arr.shape) if arr.ndim == 2 else 1
         _check_header(label, arr.size // max(channels, 1), channels, int(sr_value), max_seconds)
+        same = _as_is(arr, sr_value)
+        if same is not None:
+            _check_too_long(label, same.size / sr_value, max_seconds)
+            return same
         mono = _to_mono_float(arr, label)
         _check_too_long(label, mono.size / sr_value, max_seconds)
         return _finish(mono, int(sr_value), label)

@@ -67,6 +67,21 @@ def test_integer_arrays_are_scaled():
         np.testing.assert_allclose(out, ref, atol=tol)
 
 
+def test_float32_mono_16k_in_range_is_read_through_a_read_only_view_not_copied():
+    samples = tone(0.25).astype(np.float32)
+    out = load_audio((SAMPLE_RATE, samples))
+    assert np.shares_memory(out, samples) and not out.flags.writeable
+    assert samples.flags.writeable  # the caller's array is left as it was
+    with pytest.raises(ValueError):
+        out[0] = 0.5  # nothing downstream can write into the caller's audio
+    column = load_audio((SAMPLE_RATE, samples[:, None]))  # (n, 1) as gradio may give it
+    assert np.shares_memory(column, samples) and column.shape == samples.shape
+    for other in ((SAMPLE_RATE, samples * 4), (SAMPLE_RATE, samples.astype(np.float64)),
+                  (22050, samples)):  # peak-normalised, float64, resampled: new arrays
+        assert not np.shares_memory(load_audio(other), samples)
+    with pytest.raises(AudioError, match="longer than"):
+        load_audio((SAMPLE_RATE, np.zeros(SAMPLE_RATE * 3, np.float32)), max_seconds=2)
+
 def test_gradio_layouts_and_rates():
     mono = np.round(tone(0.5, sr=48000) * 32767).astype(np.int16)
     n_ch = np.stack([mono, mono], axis=1)  # gradio: (n, channels)

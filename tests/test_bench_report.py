@@ -32,7 +32,7 @@ def _long_json(folder: Path, added: list[float]) -> None:
             "today": {"analyze_s": 24.3}, "memory_by_length": memory, "rss_growth_mb": 90.0,
             "analyze_added_growth_mb": round(max(added) - min(added), 1),
             "memory_flat_yardstick_mb": memory[-1]["clip_mb"],
-            "working_set_growth_mb": 5.0, "machine": {}}
+            "machine": {}}
     (folder / "long.json").write_text(json.dumps(data), encoding="utf-8")
 
 
