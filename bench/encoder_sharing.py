@@ -46,17 +46,6 @@ def _cpu_seconds() -> float:
     return times.user + times.system
 
 
-def _encode(model, audio: np.ndarray, keep: int) -> np.ndarray:
-    """The first ``keep`` encoder states of ``audio`` (already padded as wanted)."""
-    from emoens.models import whisper
-
-    mel = model.feature_extractor(audio)[:, :3000]
-    if mel.shape[-1] % 2:
-        mel = mel[..., :-1]
-    states = whisper.encoder_states(model.encode(np.ascontiguousarray(mel[None], np.float32)))
-    return states[:keep]
-
-
 def asr_frames(asr, clip: np.ndarray) -> np.ndarray:
     """(frames, 512) states of the ASR's own encoder passes placed at their times in ``clip``;
     NaN where the ASR encodes nothing (silence between its VAD windows)."""
@@ -66,9 +55,8 @@ def asr_frames(asr, clip: np.ndarray) -> np.ndarray:
     frames = np.full((clip.size // FRAME + 1, 512), np.nan, np.float32)
     spans, _ = asr._speech_windows(clip, "clip")
     for start, end in spans:
-        audio = np.zeros(_grid_samples((end - start) / 16000), np.float32)
-        audio[:end - start] = clip[start:end]
-        states = _encode(asr.model, audio, whisper.n_frames(end - start))
+        states = whisper.padded_states(clip[start:end], _grid_samples((end - start) / 16000),
+                                       model=asr.model)
         first = start // FRAME
         states = states[: frames.shape[0] - first]
         frames[first:first + len(states)] = states
@@ -88,11 +76,8 @@ def compare(member, asr, clip: np.ndarray) -> dict:
     cpu, wall = _cpu_seconds(), time.perf_counter()
     own = [pool_encoder_states(waveform_states(w)) for w in windows]
     own_cpu, own_wall = _cpu_seconds() - cpu, time.perf_counter() - wall
-    padded = []
-    for w in windows:
-        audio = np.zeros(_grid_samples(w.size / 16000), np.float32)
-        audio[:w.size] = w
-        padded.append(pool_encoder_states(_encode(asr.model, audio, whisper.n_frames(w.size))))
+    padded = [pool_encoder_states(whisper.padded_states(w, _grid_samples(w.size / 16000),
+                                                        model=asr.model)) for w in windows]
     frames = asr_frames(asr, clip)
     shared, covered = [], []
     for k, w in enumerate(windows):

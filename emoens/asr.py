@@ -435,6 +435,8 @@ class FasterWhisperASR:
         analyze() time)."""
         import ctranslate2
 
+        from emoens.models import whisper
+
         model = self.model
         try:
             rows = []
@@ -443,10 +445,7 @@ class FasterWhisperASR:
             # floats, twice), so a batch of rows raised a long clip's peak RSS by that much per
             # row and worker (10-min clip, ASR alone: 1236 MiB batched, 1097 row by row).
             for row in audio:
-                mel = model.feature_extractor(row)[:, :3000]
-                if mel.shape[-1] % 2:
-                    mel = mel[..., :-1]
-                rows.append(np.asarray(model.encode(np.ascontiguousarray(mel[None], dtype=np.float32))))
+                rows.append(np.asarray(model.encode(whisper.window_mel(row, model))))
             encoded = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.concatenate(rows)))
         except Exception as exc:
             raise ASRError(f"the Whisper encoder failed on {name}: {exc}") from exc

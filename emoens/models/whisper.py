@@ -263,6 +263,25 @@ def encode(samples: np.ndarray, pad: bool = False, *, model=None):
         raise WhisperError(f"the Whisper encoder failed on {mel.shape[1]} frames: {exc}") from exc
 
 
+def window_mel(audio: np.ndarray, model) -> np.ndarray:
+    """(1, 80, frames) log-mel of one padded ASR window, as the decoder's encoder pass takes it
+    (at most 30 s; an odd last frame dropped for the stride-2 convolution)."""
+    mel = model.feature_extractor(audio)[:, :int(MAX_SECONDS * SAMPLE_RATE / HOP_LENGTH)]
+    if mel.shape[-1] % 2:
+        mel = mel[..., :-1]
+    return np.ascontiguousarray(mel[None], dtype=np.float32)
+
+
+def padded_states(samples: np.ndarray, padded_samples: int, *, model=None) -> np.ndarray:
+    """(frames, 512) encoder states covering ``samples`` when they are encoded followed by silence
+    up to ``padded_samples`` in all, as the default ASR encodes a window (:func:`window_mel`)."""
+    model = model or get_model()
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    audio = np.zeros(max(padded_samples, samples.size), np.float32)
+    audio[:samples.size] = samples
+    return encoder_states(model.encode(window_mel(audio, model)), samples.size)
+
+
 def encoder_states(encoded, num_samples: int | None = None) -> np.ndarray:
     """The encoder output as a float32 (frames, 512) array, cut to the frames covering the audio."""
     states = np.array(encoded, dtype=np.float32)
